@@ -1,0 +1,158 @@
+"""The one small interface every execution backend implements, and the registry behind
+``open_backend``.
+
+A backend owns one persistent interpreter session: imports, variables and definitions survive
+from one ``execute()`` to the next. Calls are strictly sequential (the pipeline never overlaps
+them); ``interrupt()`` may be called from another task while a call runs. Subclasses implement
+the five ``_``-prefixed hooks; the base class supplies the async context manager, option
+checking and the registry.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ClassVar, Self
+
+from .._exceptions import UnknownBackendError
+from ._outcome import Outcome, OutputEvent
+
+__all__ = ["BACKENDS", "Backend", "OutputCallback", "open_backend"]
+
+OutputCallback = Callable[[OutputEvent], None]
+
+# name -> "module:Class", imported lazily so that e.g. docker or jupyter_client are only needed
+# by the users of those backends.
+BACKENDS: dict[str, str] = {
+    "local": "eagerexec._backends.local:LocalBackend",
+    "sandbox": "eagerexec._backends.sandbox:SandboxBackend",
+    "docker": "eagerexec._backends.docker:DockerBackend",
+    "jupyter": "eagerexec._backends.jupyter:JupyterBackend",
+}
+
+
+class Backend(abc.ABC):
+    """A persistent interpreter session.
+
+    Use as ``async with open_backend("local") as b: outcome = await b.execute("x = 1")``.
+    """
+
+    name: ClassVar[str] = "abstract"
+
+    def __init__(
+        self,
+        *,
+        on_output: OutputCallback | None = None,
+        timeout: float | None = None,
+        workdir: str | Path | None = None,
+    ) -> None:
+        self.on_output = on_output
+        self.timeout = timeout
+        self._workdir_option = Path(workdir) if workdir is not None else None
+        self._started = False
+        self._closed = False
+
+    # -- public API -------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start the session (idempotent). ``async with`` calls it."""
+        if not self._started:
+            await self._start()
+            self._started = True
+
+    async def execute(self, source: str, *, first_line: int = 1, timeout: float | None = None) -> Outcome:
+        """Run ``source`` in the session as the next part of the program.
+
+        Args:
+            source: Python code (one or more complete top-level statements).
+            first_line: the 1-based line of ``source`` in the whole program, so that tracebacks
+                and ``SyntaxError`` lines refer to the whole program.
+            timeout: seconds before the call is interrupted (default: the backend's timeout).
+
+        Returns:
+            The call's ``Outcome``; errors in the user's code are data, never raised.
+
+        Raises:
+            BackendError: the backend itself failed and could not recover.
+        """
+        await self.start()
+        return await self._execute(source, first_line=first_line, timeout=timeout or self.timeout)
+
+    async def interrupt(self) -> None:
+        """Interrupt the running call (KeyboardInterrupt in the user's code)."""
+        if self._started:
+            await self._interrupt()
+
+    async def restart(self) -> None:
+        """Throw the session's state away and start a fresh interpreter."""
+        await self._restart()
+        self._started = True
+
+    async def aclose(self) -> None:
+        """Stop the session and release everything (idempotent; always reaps the worker)."""
+        if not self._closed:
+            self._closed = True
+            await self._aclose()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def emit(self, event: OutputEvent) -> None:
+        """Deliver an output event to the callback (never lets the callback break a call)."""
+        if self.on_output is not None:
+            try:
+                self.on_output(event)
+            except Exception:  # a faulty observer must not break execution
+                pass
+
+    # -- hooks ------------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def _start(self) -> None: ...
+
+    @abc.abstractmethod
+    async def _execute(self, source: str, *, first_line: int, timeout: float | None) -> Outcome: ...
+
+    @abc.abstractmethod
+    async def _interrupt(self) -> None: ...
+
+    @abc.abstractmethod
+    async def _restart(self) -> None: ...
+
+    @abc.abstractmethod
+    async def _aclose(self) -> None: ...
+
+
+def open_backend(name: str, **options: Any) -> Backend:
+    """Create a backend session by name; use it as an async context manager.
+
+    Args:
+        name: ``local``, ``sandbox``, ``docker`` or ``jupyter``.
+        **options: passed to the backend's constructor (e.g. ``python=``, ``timeout=``).
+
+    Returns:
+        The (not yet started) backend; ``async with`` starts and closes it.
+
+    Raises:
+        UnknownBackendError: ``name`` is not a known backend.
+        BackendUnavailableError: the backend's dependencies are missing on this machine.
+    """
+    try:
+        target = BACKENDS[name]
+    except KeyError:
+        known = ", ".join(sorted(BACKENDS))
+        raise UnknownBackendError(f"unknown backend {name!r} (known: {known})") from None
+    module_name, _, class_name = target.partition(":")
+    module = importlib.import_module(module_name)
+    cls: type[Backend] = getattr(module, class_name)
+    return cls(**options)

@@ -1,0 +1,117 @@
+"""Results of one backend call: frozen, slotted, keyword-only value objects.
+
+Times (``started_at``/``ended_at``, ``OutputEvent.time``) are read in the worker with
+``time.monotonic()``. On Linux that clock is system-wide, so the host, a bubblewrap sandbox and a
+Docker container share it and the pipeline can place worker times on its own timeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["ExecError", "Outcome", "OutputEvent", "TracebackFrame"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TracebackFrame:
+    """One frame of a traceback; ``line`` is in whole-program coordinates for the program file."""
+
+    filename: str
+    line: int | None
+    name: str
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecError:
+    """An exception raised by the generated program (or its SyntaxError at compile time).
+
+    Attributes:
+        type: the exception's qualified type name, e.g. ``ZeroDivisionError``.
+        message: ``str(exception)``.
+        traceback: the formatted traceback, as Python would print it, line numbers and source
+            lines of the whole program.
+        line: the failing line of the whole program (innermost frame in the program file).
+        line_text: that line's source, stripped.
+        frames: the traceback's frames, outermost first.
+    """
+
+    type: str
+    message: str
+    traceback: str = ""
+    line: int | None = None
+    line_text: str | None = None
+    frames: tuple[TracebackFrame, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "message": self.message,
+            "line": self.line,
+            "line_text": self.line_text,
+            "traceback": self.traceback,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutputEvent:
+    """Output produced while a call runs, delivered to the ``on_output`` callback.
+
+    ``kind`` is ``stdout``, ``stderr`` or ``figure``; for ``figure`` ``data`` is the PNG path.
+    """
+
+    kind: Literal["stdout", "stderr", "figure"]
+    data: str
+    time: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """What one ``execute()`` call did.
+
+    Attributes:
+        error: None when the code ran to the end; otherwise what it raised. A ``sys.exit(n)``
+            with n not in (0, None) is an error of type ``SystemExit`` *and* sets ``exit_code``.
+        stdout, stderr: text written during the call (truncated with a visible marker past the
+            backend's output limit).
+        figures: PNG paths of the matplotlib figures left open at the end of the call.
+        started_at, ended_at: worker-side ``time.monotonic()`` at the start and end of the call.
+        exit_code: set when the program called ``sys.exit``/raised ``SystemExit``: the status a
+            ``python file.py`` run would exit with (0 for ``sys.exit()``). The program stopped.
+        survived: False when the session's interpreter died during the call.
+        exit_status: the dead worker's exit status (negative: killed by that signal).
+        timed_out: the call hit its timeout and was interrupted (or killed).
+        state_lost: the session was restarted during or because of this call; its state is gone.
+        fresh_session: this call ran on a new session because the previous one had died.
+        truncated: output was cut at the backend's limit.
+    """
+
+    error: ExecError | None = None
+    stdout: str = ""
+    stderr: str = ""
+    figures: tuple[str, ...] = ()
+    started_at: float = 0.0
+    ended_at: float = 0.0
+    exit_code: int | None = None
+    survived: bool = True
+    exit_status: int | None = None
+    timed_out: bool = False
+    state_lost: bool = False
+    fresh_session: bool = False
+    truncated: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when the call ran without error and the session survived."""
+        return self.error is None and self.survived
+
+    @property
+    def stopped(self) -> bool:
+        """True when the program asked to stop (``sys.exit``) or cannot go on."""
+        return self.exit_code is not None or not self.ok
+
+    @property
+    def duration(self) -> float:
+        return max(0.0, self.ended_at - self.started_at)

@@ -1,0 +1,22 @@
+"""The ``eager`` command: a click group; each subcommand lives in its own module.
+
+Exit status everywhere: 0 the program ran without error, 1 it raised (the error shown),
+2 usage or connection errors.
+"""
+
+from __future__ import annotations
+
+import click
+
+from ._chunks import chunks_command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="eagerexec")
+def main() -> None:
+    """Execute LLM-generated Python while the model is still streaming it."""
+
+
+main.add_command(chunks_command)
+
+__all__ = ["main"]
