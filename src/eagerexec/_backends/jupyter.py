@@ -1,0 +1,566 @@
+"""The ``jupyter`` backend: one Jupyter kernel (ipykernel by default) as the session.
+
+Strategy: an ``AsyncKernelManager`` starts the kernel on private IPC sockets and an
+``AsyncKernelClient`` sends one ``execute_request`` per call; the call is over when the kernel's
+IOPub ``status: idle`` for that request arrives (with the shell reply as a fallback). IOPub messages
+are mapped onto the same ``Outcome`` the other backends return:
+
+- ``stream`` -> stdout/stderr (also live ``OutputEvent``s); ``execute_result``/``display_data``
+  ``text/plain`` -> stdout as a REPL shows it; ``image/png`` -> a PNG file in the working
+  directory (``Outcome.figures`` and a ``figure`` event). Python kernels get matplotlib's inline
+  backend, so open figures come back as PNGs at the end of each call.
+- ``error`` -> ``ExecError``. Whole-program line numbers: the cell is prefixed with ``#`` and
+  ``first_line - 2`` empty lines, so line 1 of the source is line ``first_line`` of the cell
+  (IPython strips *leading* blank lines, hence the comment). The kernel's traceback is stripped
+  of ANSI codes and of the padding lines, and its ``Cell In[n], line k`` headers are parsed into
+  frames.
+- ``SystemExit`` (ipykernel reports it as an error and keeps running) -> ``exit_code``.
+- times: the reply's ``started`` metadata and header date are wall-clock; they are moved to the
+  host's ``time.monotonic()`` scale with an offset measured once.
+- timeout: SIGINT through ``interrupt_kernel`` (state kept); code that survives the interrupt for
+  ``interrupt_grace`` seconds gets the kernel restarted (``state_lost``).
+- a dead kernel (``os._exit``, a crash) is seen by polling ``is_alive`` while waiting; the next
+  call starts a fresh kernel and says so with ``fresh_session``.
+- ``aclose`` asks the kernel to shut down, kills its process group if that does not finish (or is
+  cancelled) and always reaps it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import datetime as _dt
+import os
+import queue
+import re
+import shutil
+import signal
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from .._exceptions import BackendError, BackendUnavailableError, SessionDiedError
+from ._base import Backend, OutputCallback
+from ._outcome import ExecError, Outcome, OutputEvent, TracebackFrame
+
+__all__ = ["JupyterBackend"]
+
+PROGRAM_FILENAME = "<program>"
+_INLINE_MPL = "module://matplotlib_inline.backend_inline"
+# Languages whose kernels read '#' as a comment: their cells can be shifted to program lines.
+_HASH_COMMENT_LANGUAGES = frozenset({"python", "r", "julia"})
+_PYTHON_SETUP = (
+    "import warnings as _eager_w\n"
+    "_eager_w.filterwarnings('ignore', message='To exit: use')\n"
+    "del _eager_w\n"
+)
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_CELL_HEADER = re.compile(r"^\s*Cell In\[(\d+)\], line (\d+)(?:, in ([^\s(]+))?")
+_FILE_HEADER = re.compile(r"^\s*File (.+?):(\d+)(?:, in ([^\s(]+))?")
+_CONTEXT_LINE = re.compile(r"^(-*>)?\s*(\d+)(?: (.*))?$")
+_SYNTAX_FILE = re.compile(r"\((?:[^()]*\.py), line (\d+)\)$")
+_POLL_SLICE = 0.25  # seconds between liveness checks while a call runs
+_REPLY_IDLE_GRACE = 1.0  # wait this long for IOPub idle once the shell reply is in
+
+
+def _strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def _monotonic_offset() -> float:
+    """``time.time() - time.monotonic()``, read tightly bracketed."""
+    best: tuple[float, float] | None = None
+    for _ in range(5):
+        m0 = time.monotonic()
+        wall = time.time()
+        m1 = time.monotonic()
+        if best is None or (m1 - m0) < best[0]:
+            best = (m1 - m0, wall - (m0 + m1) / 2)
+    assert best is not None
+    return best[1]
+
+
+def _wall_seconds(value: Any) -> float | None:
+    """A Jupyter timestamp (datetime or ISO string) as POSIX seconds, or None."""
+    if isinstance(value, _dt.datetime):
+        stamp = value
+    elif isinstance(value, str):
+        try:
+            stamp = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=_dt.UTC)
+    return stamp.timestamp()
+
+
+def _exit_code(evalue: str) -> int:
+    """The status ``python file.py`` exits with for ``SystemExit(evalue)``."""
+    text = evalue.strip()
+    if text in ("", "None"):
+        return 0
+    try:
+        return int(text)
+    except ValueError:
+        return 1
+
+
+class _Collected:
+    """Everything one call's messages carried, with the output bound applied."""
+
+    def __init__(self, limit: int) -> None:
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        self.figures: list[str] = []
+        self.error: dict[str, Any] | None = None
+        self.exec_count: int | None = None
+        self.idle = False
+        self.truncated = False
+        self._room = limit
+        self._limit = limit
+
+    def add(self, kind: str, text: str) -> str:
+        """Keep ``text`` within the limit; return what was kept (may carry the marker)."""
+        if self.truncated:
+            return ""
+        if len(text) > self._room:
+            text = text[: self._room] + f"\n[eagerexec: output truncated after {self._limit} characters]\n"
+            self.truncated = True
+            self._room = 0
+        else:
+            self._room -= len(text)
+        (self.stdout if kind == "stdout" else self.stderr).append(text)
+        return text
+
+
+class JupyterBackend(Backend):
+    """A Jupyter kernel as the persistent session.
+
+    Args:
+        kernel_name: an installed kernelspec (``jupyter kernelspec list``); default ``python3``.
+        on_output: called with each ``OutputEvent`` as it arrives.
+        timeout: default per-call timeout in seconds (None: no limit).
+        workdir: the kernel's working directory, where figures are saved (default: a new
+            temporary directory, removed at close when nothing was written to it).
+        max_output: characters of stdout+stderr kept per call; the rest is dropped behind a
+            marker and ``Outcome.truncated`` is set.
+        interrupt_grace: seconds an interrupted call may take to stop before the kernel is
+            restarted.
+        startup_timeout: seconds the kernel may take to start.
+    """
+
+    name = "jupyter"
+
+    def __init__(
+        self,
+        *,
+        kernel_name: str = "python3",
+        on_output: OutputCallback | None = None,
+        timeout: float | None = None,
+        workdir: str | Path | None = None,
+        max_output: int = 1_000_000,
+        interrupt_grace: float = 2.0,
+        startup_timeout: float = 60.0,
+    ) -> None:
+        super().__init__(on_output=on_output, timeout=timeout, workdir=workdir)
+        self.kernel_name = kernel_name
+        self.max_output = max_output
+        self.interrupt_grace = interrupt_grace
+        self.startup_timeout = startup_timeout
+        self.language = ""
+        self._km: Any = None
+        self._kc: Any = None
+        self._runtime_dir: str | None = None
+        self._workdir: Path | None = None
+        self._own_workdir = False
+        self._offset = _monotonic_offset()
+        self._dead = False
+        self._calls = 0
+        self._cell_first_line: dict[int, int] = {}
+        self._program_lines: dict[int, str] = {}
+
+    @property
+    def workdir(self) -> Path | None:
+        """The kernel's working directory (None before start)."""
+        return self._workdir
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def _start(self) -> None:
+        try:
+            from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+            from jupyter_client.manager import AsyncKernelManager
+        except ImportError as exc:
+            raise BackendUnavailableError(
+                "the jupyter backend needs jupyter_client: pip install 'eagerexec[jupyter]'"
+            ) from exc
+        try:
+            spec = KernelSpecManager().get_kernel_spec(self.kernel_name)
+        except NoSuchKernel:
+            known = ", ".join(sorted(KernelSpecManager().find_kernel_specs())) or "none"
+            raise BackendUnavailableError(
+                f"jupyter kernel {self.kernel_name!r} is not installed (installed: {known})"
+            ) from None
+        self.language = (spec.language or "").lower()
+        if self._workdir_option is not None:
+            self._workdir = self._workdir_option
+            self._workdir.mkdir(parents=True, exist_ok=True)
+        else:
+            self._workdir = Path(tempfile.mkdtemp(prefix="eager-jupyter-"))
+            self._own_workdir = True
+        self._runtime_dir = tempfile.mkdtemp(prefix="eager-jk-")
+        km = AsyncKernelManager(kernel_name=self.kernel_name, transport="ipc")
+        km.ip = os.path.join(self._runtime_dir, "k")
+        km.connection_file = os.path.join(self._runtime_dir, "kernel.json")
+        km.shutdown_wait_time = 2.0
+        self._km = km
+        env = dict(os.environ)
+        env["MPLBACKEND"] = _INLINE_MPL
+        env.pop("JPY_PARENT_PID", None)
+        try:
+            await km.start_kernel(cwd=str(self._workdir), env=env)
+            await self._connect()
+        except BaseException as exc:
+            await self._force_close()
+            if isinstance(exc, Exception):
+                raise BackendUnavailableError(
+                    f"jupyter kernel {self.kernel_name!r} did not start: {exc}"
+                ) from exc
+            raise
+
+    async def _connect(self) -> None:
+        """(Re)connect the client to the running kernel and prepare the session."""
+        if self._kc is None:
+            self._kc = self._km.client()
+            self._kc.start_channels()
+        await self._kc.wait_for_ready(timeout=self.startup_timeout)
+        self._cell_first_line.clear()
+        self._dead = False
+        if self.language == "python":
+            await self._silent(_PYTHON_SETUP)
+
+    async def _silent(self, code: str) -> None:
+        """Run setup code without output or history; waits for its reply."""
+        msg_id = self._kc.execute(code, silent=True, store_history=False, allow_stdin=False)
+        await self._reply(msg_id, timeout=self.startup_timeout)
+
+    async def _reply(self, msg_id: str, timeout: float) -> dict[str, Any] | None:
+        """The shell reply to ``msg_id`` (older replies are dropped), or None on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                msg: dict[str, Any] = await self._kc.get_shell_msg(timeout=max(0.0, remaining))
+            except queue.Empty:
+                return None
+            if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                return msg
+
+    async def _interrupt(self) -> None:
+        if self._km is not None and not self._dead:
+            await self._km.interrupt_kernel()
+
+    async def _restart(self) -> None:
+        if self._km is None:
+            await self._start()
+            return
+        try:
+            await self._km.restart_kernel(now=True)
+            await self._connect()
+        except Exception as exc:
+            raise SessionDiedError(f"jupyter kernel {self.kernel_name!r} could not restart: {exc}") from exc
+
+    async def _aclose(self) -> None:
+        km, kc = self._km, self._kc
+        self._km = self._kc = None
+        try:
+            if kc is not None:
+                kc.stop_channels()
+            if km is not None:
+                try:
+                    await km.shutdown_kernel(now=self._dead)
+                finally:  # also on cancellation or failure: no orphan kernel
+                    _kill_and_reap(km)
+        finally:
+            self._cleanup_dirs()
+
+    async def _force_close(self) -> None:
+        km, kc = self._km, self._kc
+        self._km = self._kc = None
+        if kc is not None:
+            with contextlib.suppress(Exception):
+                kc.stop_channels()
+        if km is not None:
+            _kill_and_reap(km)
+        self._cleanup_dirs()
+
+    def _cleanup_dirs(self) -> None:
+        if self._runtime_dir is not None:
+            shutil.rmtree(self._runtime_dir, ignore_errors=True)
+            self._runtime_dir = None
+        if self._own_workdir and self._workdir is not None:
+            with contextlib.suppress(OSError):
+                self._workdir.rmdir()  # only when empty: figures outlive the session
+
+    # -- one call ---------------------------------------------------------------------------
+    def _shift(self, source: str, first_line: int) -> str:
+        """Pad ``source`` so its first line is line ``first_line`` of the cell."""
+        if first_line <= 1 or self.language not in _HASH_COMMENT_LANGUAGES:
+            return source
+        if source.lstrip().startswith("%%"):  # a cell magic must open the cell
+            return source
+        return "#" + "\n" * (first_line - 1) + source
+
+    def _mono(self, wall: float | None, default: float) -> float:
+        return default if wall is None else wall - self._offset
+
+    async def _execute(self, source: str, *, first_line: int, timeout: float | None) -> Outcome:
+        if self._km is None:
+            raise BackendError("the jupyter session is closed")
+        fresh = False
+        if self._dead:
+            await self._restart()
+            fresh = True
+        self._calls += 1
+        for i, text in enumerate(source.splitlines()):
+            self._program_lines[first_line + i] = text
+        col = _Collected(self.max_output)
+        sent_at = time.monotonic()
+        msg_id: str = self._kc.execute(
+            self._shift(source, first_line),
+            silent=False,
+            store_history=True,
+            allow_stdin=False,
+            stop_on_error=False,
+        )
+        deadline = None if timeout is None else sent_at + timeout
+        timed_out = False
+        reply: dict[str, Any] | None = None
+        reply_seen = 0.0
+        while not col.idle:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                if not timed_out:
+                    timed_out = True
+                    await self._km.interrupt_kernel()
+                    deadline = now + self.interrupt_grace
+                    continue
+                return await self._after_stuck(col, first_line, sent_at)
+            wait = _POLL_SLICE if deadline is None else min(_POLL_SLICE, max(0.0, deadline - now))
+            try:
+                msg = await self._kc.get_iopub_msg(timeout=wait)
+            except queue.Empty:
+                if reply is None:
+                    reply = await self._reply(msg_id, timeout=0)
+                    reply_seen = time.monotonic()
+                elif time.monotonic() - reply_seen > _REPLY_IDLE_GRACE:
+                    break  # the reply is in; IOPub idle got lost
+                if not await self._km.is_alive():
+                    return await self._after_death(col, first_line, sent_at, fresh)
+                continue
+            if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                self._handle(msg, col, first_line)
+        if reply is None:
+            reply = await self._reply(msg_id, timeout=max(1.0, self.interrupt_grace))
+        return self._finish(col, reply, first_line, sent_at, timed_out=timed_out, fresh=fresh)
+
+    def _handle(self, msg: dict[str, Any], col: _Collected, first_line: int) -> None:
+        kind = msg.get("msg_type")
+        content = msg.get("content", {})
+        when = self._mono(_wall_seconds(msg.get("header", {}).get("date")), time.monotonic())
+        if kind == "status":
+            col.idle = content.get("execution_state") == "idle"
+        elif kind == "execute_input":
+            count = content.get("execution_count")
+            if isinstance(count, int):
+                col.exec_count = count
+                self._cell_first_line[count] = first_line
+        elif kind == "stream":
+            name: Literal["stdout", "stderr"] = "stderr" if content.get("name") == "stderr" else "stdout"
+            kept = col.add(name, str(content.get("text", "")))
+            if kept:
+                self.emit(OutputEvent(kind=name, data=kept, time=when))
+        elif kind in ("execute_result", "display_data"):
+            data = content.get("data", {})
+            png = data.get("image/png")
+            if isinstance(png, str):
+                path = self._save_png(png, len(col.figures) + 1)
+                if path is not None:
+                    col.figures.append(path)
+                    self.emit(OutputEvent(kind="figure", data=path, time=when))
+            elif "text/plain" in data:
+                kept = col.add("stdout", str(data["text/plain"]) + "\n")
+                if kept:
+                    self.emit(OutputEvent(kind="stdout", data=kept, time=when))
+        elif kind == "error":
+            col.error = content
+
+    def _save_png(self, b64: str, index: int) -> str | None:
+        assert self._workdir is not None
+        try:
+            raw = base64.b64decode(b64)
+        except (binascii.Error, ValueError):
+            return None
+        path = self._workdir / f"eager-figure-{self._calls:04d}-{index}.png"
+        path.write_bytes(raw)
+        return str(path)
+
+    def _finish(
+        self,
+        col: _Collected,
+        reply: dict[str, Any] | None,
+        first_line: int,
+        sent_at: float,
+        *,
+        timed_out: bool,
+        fresh: bool,
+    ) -> Outcome:
+        now = time.monotonic()
+        started_at, ended_at = sent_at, now
+        content: dict[str, Any] = {}
+        if reply is not None:
+            content = reply.get("content", {})
+            started_at = self._mono(_wall_seconds(reply.get("metadata", {}).get("started")), sent_at)
+            ended_at = self._mono(_wall_seconds(reply.get("header", {}).get("date")), now)
+            if col.error is None and content.get("status") == "error":
+                col.error = content
+        exit_code: int | None = None
+        error: ExecError | None = None
+        if col.error is not None:
+            ename = str(col.error.get("ename", "Error"))
+            if ename == "SystemExit":
+                exit_code = _exit_code(str(col.error.get("evalue", "")))
+            if exit_code != 0:
+                error = self._exec_error(col.error)
+        for payload in content.get("payload", []) or []:
+            if isinstance(payload, dict) and payload.get("source") == "ask_exit" and exit_code is None:
+                exit_code = 0  # exit()/quit(): the program asked to stop
+        return Outcome(
+            error=error,
+            stdout="".join(col.stdout),
+            stderr="".join(col.stderr),
+            figures=tuple(col.figures),
+            started_at=started_at,
+            ended_at=max(started_at, ended_at),
+            exit_code=exit_code,
+            timed_out=timed_out,
+            fresh_session=fresh,
+            truncated=col.truncated,
+            extra={"execution_count": col.exec_count, "kernel": self.kernel_name},
+        )
+
+    async def _after_stuck(self, col: _Collected, first_line: int, sent_at: float) -> Outcome:
+        """The call ignored the interrupt: restart the kernel, the state is gone."""
+        ended = time.monotonic()
+        await self._restart()
+        return Outcome(
+            error=ExecError(
+                type="TimeoutError",
+                message=f"the call ignored the interrupt for {self.interrupt_grace:g} s; kernel restarted",
+            ),
+            stdout="".join(col.stdout),
+            stderr="".join(col.stderr),
+            figures=tuple(col.figures),
+            started_at=sent_at,
+            ended_at=ended,
+            timed_out=True,
+            state_lost=True,
+            truncated=col.truncated,
+            extra={"execution_count": col.exec_count, "kernel": self.kernel_name},
+        )
+
+    async def _after_death(self, col: _Collected, first_line: int, sent_at: float, fresh: bool) -> Outcome:
+        """The kernel process died during the call: report it; the next call restarts."""
+        ended = time.monotonic()
+        self._dead = True
+        status: int | None = None
+        with contextlib.suppress(Exception):
+            status = await self._km.provisioner.poll()
+        return Outcome(
+            stdout="".join(col.stdout),
+            stderr="".join(col.stderr),
+            figures=tuple(col.figures),
+            started_at=sent_at,
+            ended_at=ended,
+            survived=False,
+            exit_status=status,
+            state_lost=True,
+            fresh_session=fresh,
+            truncated=col.truncated,
+            extra={"execution_count": col.exec_count, "kernel": self.kernel_name},
+        )
+
+    # -- errors -----------------------------------------------------------------------------
+    def _exec_error(self, content: dict[str, Any]) -> ExecError:
+        ename = str(content.get("ename", "Error"))
+        evalue = str(content.get("evalue", ""))
+        blocks = [_strip_ansi(str(b)) for b in content.get("traceback", []) or []]
+        frames: list[TracebackFrame] = []
+        cleaned: list[str] = []
+        line: int | None = None
+        for block in blocks:
+            lines = block.split("\n")
+            header = _CELL_HEADER.match(lines[0]) if lines else None
+            if header is not None:
+                count, lineno = int(header.group(1)), int(header.group(2))
+                shift = self._cell_first_line.get(count, 1)
+                kept = [lines[0]]
+                for text in lines[1:]:
+                    ctx = _CONTEXT_LINE.match(text)
+                    if ctx is not None and int(ctx.group(2)) < shift:
+                        continue  # our padding, not the program
+                    kept.append(text)
+                block = "\n".join(kept)
+                line = lineno
+                frames.append(
+                    TracebackFrame(
+                        filename=PROGRAM_FILENAME,
+                        line=lineno,
+                        name=header.group(3) or "<module>",
+                        source=self._program_lines.get(lineno),
+                    )
+                )
+            else:
+                fheader = _FILE_HEADER.match(lines[0]) if lines else None
+                if fheader is not None:
+                    frames.append(
+                        TracebackFrame(
+                            filename=fheader.group(1),
+                            line=int(fheader.group(2)),
+                            name=fheader.group(3) or "<module>",
+                        )
+                    )
+            cleaned.append(block)
+        message = evalue
+        if ename in ("SyntaxError", "IndentationError", "TabError"):
+            found = _SYNTAX_FILE.search(evalue)
+            if found is not None:
+                line = int(found.group(1)) if line is None else line
+                message = evalue[: found.start()] + f"({PROGRAM_FILENAME}, line {found.group(1)})"
+            frames = []
+        line_text = self._program_lines.get(line) if line is not None else None
+        return ExecError(
+            type=ename,
+            message=message,
+            traceback="\n".join(cleaned).rstrip("\n") + "\n" if cleaned else "",
+            line=line,
+            line_text=line_text.strip() if line_text is not None else None,
+            frames=tuple(frames),
+        )
+
+
+def _kill_and_reap(km: Any) -> None:
+    """Kill the kernel's process group if it is still there, and reap it (synchronous)."""
+    provisioner = getattr(km, "provisioner", None)
+    process = getattr(provisioner, "process", None) if provisioner is not None else None
+    if process is not None and process.poll() is None:
+        with contextlib.suppress(OSError):
+            os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            process.kill()
+    if process is not None:
+        with contextlib.suppress(Exception):
+            process.wait(timeout=5)
