@@ -1,0 +1,535 @@
+"""Host side of the worker protocol (see ``_worker.py``), shared by local, sandbox and docker.
+
+Strategy: ``WorkerBackend`` owns one worker process and talks to it over plain pipe file
+descriptors registered with the running loop (``add_reader`` on non-blocking fds, ``os.read``
+/ ``os.write``, binary length-prefixed frames): one request frame out, one result frame back per
+call. The worker's fd 1/2 are pipes read the same way; output is streamed to ``on_output`` as it
+arrives and collected, up to ``max_output`` characters per stream per call. The worker flushes
+before it replies, so when the result frame arrives the host drains both pipes without blocking
+and has every byte of the call's output. Worker death is seen through a pidfd (readable when the
+process exits). Timeouts: interrupt over the control pipe, then kill after ``grace`` seconds.
+
+Subclasses implement ``_spawn`` (start the worker, return a ``WorkerProcess``) and may override
+``_exit_status`` (map the process's return code) and ``_kill`` (how to stop it hard).
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import codecs
+import contextlib
+import json
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .._exceptions import BackendError, SessionDiedError, UsageError
+from ._base import Backend, OutputCallback
+from ._outcome import ExecError, Outcome, OutputEvent, TracebackFrame
+
+__all__ = ["WORKER_PATH", "WorkerBackend", "WorkerProcess", "spawn_with_pipes"]
+
+WORKER_PATH = Path(__file__).with_name("_worker.py")
+"""The worker script; stdlib-only, runs under any Python >= 3.8."""
+
+_HEADER = struct.Struct(">I")
+_CALL_ID = struct.Struct(">I")
+_MARKER = "\n[eagerexec: output truncated at {limit} characters]\n"
+
+
+@dataclass(slots=True, kw_only=True)
+class WorkerProcess:
+    """A started worker and the host's ends of its pipes (all file descriptors, owned here).
+
+    Attributes:
+        process: the process whose exit means the session died (the worker, bwrap, ``docker run``).
+        to_worker: requests (write end).  from_worker: replies (read end).
+        control: interrupts (write end).  stdout, stderr: the worker's fd 1/2 (read ends).
+        cleanup: called once after the process is reaped (remove FIFOs, containers...).
+    """
+
+    process: subprocess.Popen[bytes]
+    to_worker: int
+    from_worker: int
+    control: int
+    stdout: int
+    stderr: int
+    cleanup: list[Callable[[], None]] = field(default_factory=list)
+
+
+def spawn_with_pipes(
+    command: Sequence[str],
+    worker_args: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: str | Path | None = None,
+) -> WorkerProcess:
+    """Start ``command + ["--fds", R, W, C] + worker_args`` with fresh pipes.
+
+    ``command`` ends with the worker script's path (as the child sees it). The child gets
+    stdin from /dev/null and runs in a new session (its own process group).
+
+    Raises:
+        OSError: the process could not be started.
+    """
+    req_r, req_w = os.pipe()
+    rep_r, rep_w = os.pipe()
+    ctl_r, ctl_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    child_ends = (req_r, rep_w, ctl_r, out_w, err_w)
+    try:
+        argv = [*command, "--fds", str(req_r), str(rep_w), str(ctl_r), *worker_args]
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out_w,
+            stderr=err_w,
+            pass_fds=(req_r, rep_w, ctl_r),
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    except BaseException:
+        for fd in (*child_ends, req_w, rep_r, ctl_w, out_r, err_r):
+            os.close(fd)
+        raise
+    for fd in child_ends:
+        os.close(fd)
+    return WorkerProcess(
+        process=process, to_worker=req_w, from_worker=rep_r, control=ctl_w, stdout=out_r, stderr=err_r
+    )
+
+
+class _Collector:
+    """One output stream of the current call: incremental UTF-8 decode, capped collection."""
+
+    __slots__ = ("decoder", "emit", "kind", "limit", "parts", "size", "truncated")
+
+    def __init__(self, kind: Literal["stdout", "stderr"], limit: int, emit: OutputCallback) -> None:
+        self.kind: Literal["stdout", "stderr"] = kind
+        self.limit = limit
+        self.emit = emit
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.parts: list[str] = []
+        self.size = 0
+        self.truncated = False
+
+    def reset(self) -> None:
+        self.parts = []
+        self.size = 0
+        self.truncated = False
+
+    def feed(self, data: bytes, final: bool = False) -> None:
+        text = self.decoder.decode(data, final)
+        if not text or self.truncated:
+            return
+        room = self.limit - self.size
+        if len(text) > room:
+            text = text[: max(room, 0)]
+            self.truncated = True
+        if text:
+            self.size += len(text)
+            self.parts.append(text)
+            self.emit(OutputEvent(kind=self.kind, data=text, time=time.monotonic()))
+        if self.truncated:
+            self.mark()
+
+    def mark(self) -> None:
+        marker = _MARKER.format(limit=self.limit)
+        self.parts.append(marker)
+        self.emit(OutputEvent(kind=self.kind, data=marker, time=time.monotonic()))
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+class WorkerBackend(Backend):
+    """A backend whose session is one ``_worker.py`` process (see the module docstring).
+
+    Args:
+        python: the interpreter that runs the worker (default: this one).
+        preload: modules imported when the session starts (warm pools).
+        max_output: characters of stdout (and of stderr) kept per call; the rest is dropped
+            and a marker line added.
+        grace: seconds between the interrupt of a timed-out call and killing the worker.
+        on_output, timeout, workdir: see ``Backend``; without ``workdir`` each session gets a
+            fresh temporary directory, removed on close.
+    """
+
+    name = "worker"
+
+    def __init__(
+        self,
+        *,
+        python: str | Path | None = None,
+        preload: Sequence[str] = (),
+        max_output: int = 4 * 1024 * 1024,
+        grace: float = 2.0,
+        on_output: OutputCallback | None = None,
+        timeout: float | None = None,
+        workdir: str | Path | None = None,
+    ) -> None:
+        super().__init__(on_output=on_output, timeout=timeout, workdir=workdir)
+        if max_output < 1:
+            raise UsageError(f"max_output must be positive, got {max_output}")
+        if isinstance(preload, str):
+            preload = (preload,)
+        self.python = str(python) if python is not None else sys.executable
+        self.preload = tuple(preload)
+        self.max_output = max_output
+        self.grace = grace
+        self.workdir: Path | None = None
+        self.worker_pid: int | None = None
+        self.hello: dict[str, Any] = {}
+        self._proc: WorkerProcess | None = None
+        self._pidfd: int | None = None
+        self._buf = bytearray()
+        self._pending: asyncio.Future[dict[str, Any] | None] | None = None
+        self._call_id = 0
+        self._dead = False
+        self._fresh_next = False
+        self._kill_reason: str | None = None
+        self._exited: asyncio.Event | None = None
+        self._out = _Collector("stdout", max_output, self.emit)
+        self._err = _Collector("stderr", max_output, self.emit)
+
+    # -- hooks for subclasses -----------------------------------------------------------
+    @abc.abstractmethod
+    def _spawn(self, worker_args: list[str]) -> WorkerProcess:
+        """Start the worker with ``worker_args`` appended to its channel arguments."""
+
+    def _exit_status(self, returncode: int) -> int:
+        """The worker's exit status from the spawned process's return code."""
+        return returncode
+
+    def _kill(self, proc: WorkerProcess) -> None:
+        """Kill the worker and everything it started (default: its whole process group)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.process.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            proc.process.kill()
+
+    def _worker_args(self) -> list[str]:
+        assert self.workdir is not None
+        args = ["--workdir", str(self.workdir), "--max-output", str(self.max_output)]
+        if self.preload:
+            args += ["--preload", ",".join(self.preload)]
+        return args
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def _start(self) -> None:
+        if self.workdir is None:
+            if self._workdir_option is not None:
+                self._workdir_option.mkdir(parents=True, exist_ok=True)
+                self.workdir = self._workdir_option.resolve()
+            else:
+                self.workdir = Path(tempfile.mkdtemp(prefix=f"eager-{self.name}-")).resolve()
+            self._prepare_workdir(self.workdir)
+        await self._launch()
+
+    def _prepare_workdir(self, workdir: Path) -> None:
+        """Hook: adjust the working directory before the first worker starts."""
+
+    async def _launch(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            proc = await loop.run_in_executor(None, self._spawn, self._worker_args())
+        except OSError as exc:
+            raise BackendError(f"{self.name}: cannot start the worker with {self.python}: {exc}") from exc
+        self._proc = proc
+        self._buf = bytearray()
+        self._dead = False
+        self._kill_reason = None
+        self._exited = asyncio.Event()
+        for fd in (proc.from_worker, proc.stdout, proc.stderr):
+            os.set_blocking(fd, False)
+        self._out = _Collector("stdout", self.max_output, self.emit)
+        self._err = _Collector("stderr", self.max_output, self.emit)
+        loop.add_reader(proc.from_worker, self._on_reply)
+        loop.add_reader(proc.stdout, self._on_stream, proc.stdout, self._out)
+        loop.add_reader(proc.stderr, self._on_stream, proc.stderr, self._err)
+        self._pidfd = os.pidfd_open(proc.process.pid)
+        loop.add_reader(self._pidfd, self._on_exit)
+        hello = loop.create_future()
+        self._pending = hello
+        try:
+            result = await asyncio.wait_for(hello, 120)
+        except TimeoutError:
+            result = None
+        if result is None:
+            output = (self._out.text() + self._err.text()).strip()[-2000:]
+            await self._shutdown()
+            raise SessionDiedError(f"{self.name}: the worker did not start ({self.python}): {output}")
+        self.hello = result
+        self.worker_pid = result.get("pid")
+        if result.get("preload_errors"):
+            errors = "; ".join(f"{k}: {v}" for k, v in result["preload_errors"].items())
+            self.emit(OutputEvent(kind="stderr", data=f"preload failed: {errors}\n", time=time.monotonic()))
+
+    async def _restart(self) -> None:
+        await self._shutdown()
+        self._fresh_next = False
+        await self._start()
+
+    async def _aclose(self) -> None:
+        await self._shutdown()
+        if self.workdir is not None and self._workdir_option is None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    async def _shutdown(self) -> None:
+        """Stop the worker: EOF -> wait -> terminate -> wait -> kill, then always reap."""
+        proc = self._proc
+        if proc is None:
+            return
+        with contextlib.suppress(OSError):
+            os.close(proc.to_worker)
+        proc.to_worker = -1
+        if proc.process.poll() is None and self._exited is not None and not self._dead:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._exited.wait(), 1.0)
+        if proc.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.process.terminate()
+            if self._exited is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._exited.wait(), 1.0)
+        self._kill(proc)  # also takes down what the worker left behind in its group
+        await asyncio.get_running_loop().run_in_executor(None, proc.process.wait)
+        self._teardown(proc)
+
+    def _teardown(self, proc: WorkerProcess) -> None:
+        loop = asyncio.get_running_loop()
+        fds = [proc.from_worker, proc.stdout, proc.stderr]
+        if self._pidfd is not None:
+            fds.append(self._pidfd)
+        for fd in fds:
+            loop.remove_reader(fd)
+        for fd in (*fds, proc.control, proc.to_worker):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._pidfd = None
+        self._proc = None
+        self._dead = True
+        for callback in proc.cleanup:
+            with contextlib.suppress(Exception):
+                callback()
+        if self._pending is not None and not self._pending.done():
+            self._pending.set_result(None)
+
+    # -- loop callbacks -------------------------------------------------------------------
+    def _on_reply(self) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        while True:
+            try:
+                data = os.read(proc.from_worker, 1 << 16)
+            except BlockingIOError:
+                break
+            except OSError:
+                data = b""
+            if not data:
+                asyncio.get_running_loop().remove_reader(proc.from_worker)
+                break
+            self._buf += data
+            if len(data) < 1 << 16:
+                break
+        buf = self._buf
+        while len(buf) >= 4:
+            (size,) = _HEADER.unpack_from(buf)
+            if len(buf) < 4 + size:
+                break
+            body = bytes(buf[4 : 4 + size])
+            del buf[: 4 + size]
+            self._on_frame(body)
+
+    def _on_frame(self, body: bytes) -> None:
+        message = json.loads(body[1:])
+        pending = self._pending
+        if pending is None or pending.done():
+            return
+        kind = body[:1]
+        if kind == b"H" or (kind == b"R" and message.get("i") == self._call_id):
+            pending.set_result(message)
+
+    def _on_stream(self, fd: int, collector: _Collector) -> None:
+        for _ in range(16):  # bounded: let the loop breathe during floods
+            try:
+                data = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                asyncio.get_running_loop().remove_reader(fd)
+                return
+            collector.feed(data)
+            if len(data) < 1 << 16:
+                return
+
+    def _drain(self, fd: int, collector: _Collector) -> None:
+        while True:
+            try:
+                data = os.read(fd, 1 << 16)
+            except OSError:
+                return
+            if not data:
+                return
+            collector.feed(data)
+
+    def _on_exit(self) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        loop = asyncio.get_running_loop()
+        if self._pidfd is not None:
+            loop.remove_reader(self._pidfd)
+        self._on_reply()  # a reply written just before exiting still counts
+        self._dead = True
+        if self._exited is not None:
+            self._exited.set()
+        if self._pending is not None and not self._pending.done():
+            self._pending.set_result(None)
+
+    def _on_timeout(self, call_id: int) -> None:
+        if call_id != self._call_id or self._proc is None:
+            return
+        self._kill_reason = "timeout"
+        self._send_interrupt(call_id)
+        asyncio.get_running_loop().call_later(self.grace, self._on_grace_over, call_id)
+
+    def _on_grace_over(self, call_id: int) -> None:
+        pending = self._pending
+        if call_id == self._call_id and self._proc is not None and pending is not None and not pending.done():
+            self._kill_reason = "killed"
+            self._kill(self._proc)
+
+    def _send_interrupt(self, call_id: int) -> None:
+        if self._proc is not None:
+            with contextlib.suppress(OSError):
+                os.write(self._proc.control, _CALL_ID.pack(call_id))
+
+    # -- calls ----------------------------------------------------------------------------
+    async def _interrupt(self) -> None:
+        self._send_interrupt(self._call_id)
+
+    async def _execute(self, source: str, *, first_line: int, timeout: float | None) -> Outcome:
+        fresh = self._fresh_next
+        if self._dead or self._proc is None:
+            if self._proc is not None:
+                await self._shutdown()
+            await self._launch()
+            fresh = True
+        self._fresh_next = False
+        proc = self._proc
+        assert proc is not None
+        loop = asyncio.get_running_loop()
+        self._call_id = call_id = (self._call_id + 1) & 0xFFFFFFFF
+        self._out.reset()
+        self._err.reset()
+        self._kill_reason = None
+        pending: asyncio.Future[dict[str, Any] | None] = loop.create_future()
+        self._pending = pending
+        body = b"E" + json.dumps(
+            {"i": call_id, "src": source, "line": first_line}, separators=(",", ":")
+        ).encode("utf-8", "surrogatepass")
+        timer = loop.call_later(timeout, self._on_timeout, call_id) if timeout else None
+        try:
+            self._write(proc, _HEADER.pack(len(body)) + body)
+            reply = await pending
+        except asyncio.CancelledError:
+            self._send_interrupt(call_id)
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+        self._drain(proc.stdout, self._out)
+        self._drain(proc.stderr, self._err)
+        if reply is None:
+            return await self._died(fresh)
+        return self._outcome(reply, fresh)
+
+    def _write(self, proc: WorkerProcess, data: bytes) -> None:
+        try:
+            view = memoryview(data)
+            while view:
+                n = os.write(proc.to_worker, view)
+                view = view[n:]
+        except OSError:  # the worker is gone; the pidfd callback reports it
+            pass
+
+    async def _died(self, fresh: bool) -> Outcome:
+        proc = self._proc
+        reason = self._kill_reason
+        status: int | None = None
+        if proc is not None:
+            returncode = await asyncio.get_running_loop().run_in_executor(None, proc.process.wait)
+            status = self._exit_status(returncode)
+            self._drain(proc.stdout, self._out)
+            self._drain(proc.stderr, self._err)
+            await self._shutdown()
+        self._fresh_next = True
+        if reason == "killed":
+            error = ExecError(
+                type="TimeoutError",
+                message=f"the call ignored the interrupt for {self.grace:g}s and the session was killed",
+            )
+        else:
+            error = ExecError(type="SessionDied", message=f"the worker died (exit status {status})")
+        return Outcome(
+            error=error,
+            stdout=self._out.text(),
+            stderr=self._err.text(),
+            survived=False,
+            exit_status=status,
+            timed_out=reason is not None,
+            state_lost=True,
+            fresh_session=fresh,
+            truncated=self._out.truncated or self._err.truncated,
+        )
+
+    def _outcome(self, reply: dict[str, Any], fresh: bool) -> Outcome:
+        if reply.get("t") and not self._out.truncated:
+            self._out.truncated = True
+            self._out.mark()
+        figures = tuple(reply.get("f") or ())
+        for path in figures:
+            self.emit(OutputEvent(kind="figure", data=path, time=reply["e"]))
+        err = reply.get("err")
+        error = None
+        if err is not None:
+            error = ExecError(
+                type=err["type"],
+                message=err["message"],
+                traceback=err.get("traceback", ""),
+                line=err.get("line"),
+                line_text=err.get("line_text"),
+                frames=tuple(
+                    TracebackFrame(filename=f[0], line=f[1], name=f[2], source=f[3])
+                    for f in err.get("frames", ())
+                ),
+            )
+        return Outcome(
+            error=error,
+            stdout=self._out.text(),
+            stderr=self._err.text(),
+            figures=figures,
+            started_at=reply["s"],
+            ended_at=reply["e"],
+            exit_code=reply.get("x"),
+            timed_out=self._kill_reason is not None,
+            fresh_session=fresh,
+            truncated=self._out.truncated or self._err.truncated,
+        )
