@@ -1,0 +1,155 @@
+"""The contract every token source implements, and ``as_source`` to coerce plain iterables.
+
+A source yields the *code* text of a model's answer as deltas (``str``) while it streams, and
+keeps ``StreamStats`` up to date as it goes. Subclasses write one async generator, ``_stream``;
+the base class guards single iteration, records the stats common to all sources and implements
+``aclose`` (idempotent, callable from any task): it sets a flag, runs the subclass's ``_abort``
+hook (close the HTTP connection, ...) and closes the generator when it is not running. A
+generator running in another task notices the flag when its pending read returns (``_abort``
+makes it return at once) and ends quietly: after ``aclose`` nothing is raised.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from dataclasses import dataclass
+
+from .._exceptions import UsageError
+
+__all__ = ["Source", "StreamStats", "as_source"]
+
+
+@dataclass(slots=True)
+class StreamStats:
+    """What a source measured while streaming (mutable: filled in as the stream goes).
+
+    Times are ``time.monotonic()`` seconds.
+
+    Attributes:
+        request_start: when the request was sent (or the replay started).
+        first_token: when the first token of the answer arrived (prose included), so
+            TTFT = ``first_token - request_start``.
+        last_token: when the latest token arrived.
+        tokens: tokens (or deltas, when the source cannot count tokens) received so far.
+        finish_reason: the provider's finish reason (``"stop"``, ``"length"``, ...), when known.
+        raw_text: the whole answer as received (prose and code), for diagnostics.
+        closed_early: ``aclose()`` was called before the stream ended.
+    """
+
+    request_start: float | None = None
+    first_token: float | None = None
+    last_token: float | None = None
+    tokens: int = 0
+    finish_reason: str | None = None
+    raw_text: str = ""
+    closed_early: bool = False
+
+    def note_tokens(self, count: int, text: str = "") -> None:
+        """Record ``count`` tokens carrying ``text`` (raw answer text) received now."""
+        now = time.monotonic()
+        if self.first_token is None:
+            self.first_token = now
+        self.last_token = now
+        self.tokens += count
+        if text:
+            self.raw_text += text
+
+
+class Source(abc.ABC):
+    """A stream of code deltas. Iterate it once; ``aclose()`` stops it at once.
+
+    Subclasses implement ``_stream`` (an async generator of code deltas) and, when they hold a
+    resource that a pending read waits on, ``_abort``.
+    """
+
+    stats: StreamStats
+
+    def __init__(self) -> None:
+        self.stats = StreamStats()
+        self._agen: AsyncIterator[str] | None = None
+        self._closed = False
+        self._finished = False
+
+    @property
+    def closed(self) -> bool:
+        """``aclose()`` was called."""
+        return self._closed
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        """Start streaming: code deltas (the concatenation is the program).
+
+        Raises:
+            UsageError: the source was already iterated.
+        """
+        if self._agen is not None:
+            raise UsageError(f"{type(self).__name__} can be iterated only once")
+        self._agen = self._run()
+        return self._agen
+
+    async def _run(self) -> AsyncIterator[str]:
+        if self._closed:
+            return
+        try:
+            async for delta in self._stream():
+                if self._closed:
+                    return
+                if delta:
+                    yield delta
+        finally:
+            self._finished = True
+
+    async def aclose(self) -> None:
+        """Stop now: release the connection (the provider stops generating and billing).
+
+        Idempotent and safe to call from another task than the one iterating; that iteration
+        then ends without error.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        if not self._finished:
+            self.stats.closed_early = True
+        await self._abort()
+        agen = self._agen
+        if agen is not None and not self._finished:
+            aclose = getattr(agen, "aclose", None)
+            if aclose is not None:
+                try:
+                    await aclose()
+                except RuntimeError:
+                    # Running in another task: _abort() made its pending read return, and it
+                    # ends on its own when it sees the flag.
+                    pass
+
+    @abc.abstractmethod
+    def _stream(self) -> AsyncIterator[str]:
+        """The async generator of code deltas."""
+
+    async def _abort(self) -> None:  # noqa: B027 - an optional hook, empty by default
+        """Release what a pending read waits on (called by ``aclose``)."""
+
+
+def as_source(obj: Source | str | Iterable[str] | AsyncIterable[str]) -> Source:
+    """Coerce ``obj`` into a ``Source``.
+
+    Args:
+        obj: a ``Source`` (returned as is), a ``str`` (the whole program as one delta) or any
+            sync or async iterable of strings (wrapped in ``IterableSource``).
+
+    Returns:
+        A ``Source``.
+
+    Raises:
+        UsageError: ``obj`` is none of these.
+    """
+    if isinstance(obj, Source):
+        return obj
+    from .iterable import IterableSource
+
+    if isinstance(obj, str):
+        return IterableSource([obj])
+    if isinstance(obj, AsyncIterable | Iterable):
+        return IterableSource(obj)
+    raise UsageError(f"cannot make a token source from {type(obj).__name__}")

@@ -1,0 +1,82 @@
+"""``IterableSource``: any sync or async iterable of strings as a token source.
+
+Async iterables are awaited directly. Sync iterables come in two kinds: in-memory sequences
+(``list``, ``tuple``) cannot block, so they are stepped inline with a zero-length sleep between
+items to let other tasks run; any other iterator (a generator, a file, a pipe) might block on
+each ``next()``, so each step runs in a worker thread (``asyncio.to_thread``) and the event loop
+stays free. Each item counts as one token in ``stats``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from typing import Any
+
+from .._exceptions import UsageError
+from ._base import Source
+
+__all__ = ["IterableSource"]
+
+_END = object()
+
+
+def _step(it: Iterator[str]) -> Any:
+    return next(it, _END)
+
+
+class IterableSource(Source):
+    """Code deltas from any iterable or async iterable of strings.
+
+    Args:
+        iterable: the deltas; each item is yielded as is (they are code, not prose).
+
+    Raises:
+        UsageError: ``iterable`` is neither iterable nor async iterable, or yields a non-``str``.
+    """
+
+    def __init__(self, iterable: Iterable[str] | AsyncIterable[str]) -> None:
+        super().__init__()
+        if not isinstance(iterable, AsyncIterable | Iterable):
+            raise UsageError(f"IterableSource needs an iterable of str, not {type(iterable).__name__}")
+        self._iterable = iterable
+
+    def _check(self, item: object) -> str:
+        if not isinstance(item, str):
+            raise UsageError(f"IterableSource got a {type(item).__name__} item; deltas must be str")
+        self.stats.note_tokens(1, item)
+        return item
+
+    async def _stream(self) -> AsyncIterator[str]:
+        self.stats.request_start = time.monotonic()
+        src = self._iterable
+        try:
+            if isinstance(src, AsyncIterable):
+                async for item in src:
+                    yield self._check(item)
+                    if self._closed:
+                        return
+            elif isinstance(src, list | tuple | str):
+                items: Iterable[str] = [src] if isinstance(src, str) else src
+                for item in items:
+                    yield self._check(item)
+                    if self._closed:
+                        return
+                    await asyncio.sleep(0)
+            else:
+                it = iter(src)
+                while not self._closed:
+                    item = await asyncio.to_thread(_step, it)
+                    if item is _END:
+                        break
+                    yield self._check(item)
+        finally:
+            if not self._closed:
+                self.stats.finish_reason = "stop"
+            close = getattr(src, "aclose", None)
+            if close is not None and self._closed:
+                try:
+                    await close()
+                except RuntimeError:
+                    pass
