@@ -15,7 +15,7 @@ from dataclasses import dataclass
 __all__ = ["Chunk", "ChunkKind", "SyntaxErrorInfo"]
 
 
-class ChunkKind(str, enum.Enum):
+class ChunkKind(enum.StrEnum):
     """What a chunk holds, for the executor's scheduling decisions."""
 
     IMPORT = "import"
