@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from ._chunks import chunks_command
+from ._model import model_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,5 +19,6 @@ def main() -> None:
 
 
 main.add_command(chunks_command)
+main.add_command(model_command)
 
 __all__ = ["main"]
