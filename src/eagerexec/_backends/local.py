@@ -23,6 +23,4 @@ class LocalBackend(WorkerBackend):
         env = dict(os.environ)
         env["MPLBACKEND"] = "Agg"
         env.pop("PYTHONSTARTUP", None)
-        return spawn_with_pipes(
-            [self.python, str(WORKER_PATH)], worker_args, env=env, cwd=self.workdir
-        )
+        return spawn_with_pipes([self.python, str(WORKER_PATH)], worker_args, env=env, cwd=self.workdir)

@@ -130,7 +130,12 @@ class SandboxBackend(WorkerBackend):
             timeout=timeout,
             workdir=workdir,
         )
-        for label, value in (("memory", memory), ("cpu", cpu), ("processes", processes), ("file_size", file_size)):
+        for label, value in (
+            ("memory", memory),
+            ("cpu", cpu),
+            ("processes", processes),
+            ("file_size", file_size),
+        ):
             if value < 1:
                 raise UsageError(f"sandbox: {label} must be positive, got {value}")
         self.memory = memory

@@ -1,0 +1,311 @@
+"""Worker behaviour through the ``local`` backend, and the same faults on ``sandbox``.
+
+Every test runs its own short session; no test asserts a duration (timeouts only bound hangs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eagerexec._backends._base import open_backend
+from eagerexec._backends._outcome import OutputEvent
+from eagerexec._backends.local import LocalBackend
+from eagerexec._backends.sandbox import SandboxBackend
+
+PY38 = "/root/.pyenv/versions/3.8.18/bin/python3.8"
+BACKENDS = ["local", "sandbox"]
+
+
+def run(coro: Awaitable[Any]) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, 120))  # type: ignore[arg-type]
+
+
+def session(name: str, **options: Any) -> LocalBackend | SandboxBackend:
+    backend = open_backend(name, **options)
+    assert isinstance(backend, LocalBackend | SandboxBackend)
+    return backend
+
+
+def in_session(name: str, body: Callable[[Any], Awaitable[None]], **options: Any) -> None:
+    async def main() -> None:
+        async with session(name, **options) as b:
+            await body(b)
+
+    run(main())
+
+
+def gone(pid: int) -> bool:
+    """True once ``pid`` no longer exists (or is a zombie awaiting its reaper), within 10 s."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture(params=BACKENDS)
+def name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def test_state_output_and_main_module(name: str) -> None:
+    events: list[OutputEvent] = []
+
+    async def body(b: Any) -> None:
+        first = await b.execute("x = 20\nprint('hello', x)\nimport sys\nprint('err', file=sys.stderr)\n")
+        assert first.ok and first.stdout == "hello 20\n" and first.stderr == "err\n"
+        assert first.started_at <= first.ended_at <= time.monotonic()
+        raw = await b.execute(
+            "import os\nos.system('echo from-shell')\nos.write(2, b'raw-err\\n')\n", first_line=5
+        )
+        assert raw.stdout == "from-shell\n" and raw.stderr == "raw-err\n"
+        info = await b.execute(
+            "print(x + 1, __name__, __file__, sys.argv[0] == __file__)\nprint(open(__file__).read())\n",
+            first_line=8,
+        )
+        program = str(Path(b.workdir) / "program.py")
+        lines = info.stdout.splitlines()
+        assert lines[0] == f"21 __main__ {program} True"
+        assert lines[1:4] == ["x = 20", "print('hello', x)", "import sys"]
+        assert lines[8] == "print(x + 1, __name__, __file__, sys.argv[0] == __file__)"
+
+    in_session(name, body, on_output=events.append)
+    streamed = "".join(e.data for e in events if e.kind == "stdout")
+    assert "hello 20\n" in streamed and "from-shell\n" in streamed
+
+
+def test_traceback_uses_whole_program_lines(name: str) -> None:
+    async def body(b: Any) -> None:
+        await b.execute("def f(n):\n    return 10 // n\n")
+        out = await b.execute("y = 1\nf(0)\n", first_line=3)
+        assert out.error is not None and out.error.type == "ZeroDivisionError"
+        assert out.error.line == 2 and out.error.line_text == "return 10 // n"
+        assert 'program.py", line 4, in <module>' in out.error.traceback
+        assert "f(0)" in out.error.traceback and "return 10 // n" in out.error.traceback
+        assert [fr.line for fr in out.error.frames] == [4, 2]
+        syntax = await b.execute("z = (1,\n", first_line=10)
+        assert syntax.error is not None and syntax.error.type == "SyntaxError"
+        assert syntax.error.line == 10
+        custom = await b.execute("class Oops(Exception): pass\nraise Oops('no')\n", first_line=12)
+        assert custom.error is not None and (custom.error.type, custom.error.message) == ("Oops", "no")
+
+    in_session(name, body)
+
+
+def test_future_import_carries_over(name: str) -> None:
+    async def body(b: Any) -> None:
+        await b.execute("from __future__ import annotations\n")
+        out = await b.execute("def g(a: NotDefinedAnywhere) -> None: pass\nprint(g.__annotations__['a'])\n")
+        assert out.ok and out.stdout == "NotDefinedAnywhere\n"
+
+    in_session(name, body)
+
+
+def test_matplotlib_figures_are_saved(name: str) -> None:
+    events: list[OutputEvent] = []
+
+    async def body(b: Any) -> None:
+        out = await b.execute("import matplotlib\nimport matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\n")
+        assert out.ok, out.error
+        assert len(out.figures) == 1
+        assert Path(out.figures[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        again = await b.execute("print(matplotlib.get_backend().lower())\n")
+        assert again.figures == () and again.stdout == "agg\n"
+
+    in_session(name, body, on_output=events.append)
+    assert [e.kind for e in events if e.kind == "figure"] == ["figure"]
+
+
+def test_timeout_interrupts_and_keeps_state(name: str) -> None:
+    async def body(b: Any) -> None:
+        await b.execute("x = 41\n")
+        out = await b.execute("while True:\n    pass\n", timeout=1.0)
+        assert out.timed_out and out.survived and not out.state_lost
+        assert out.error is not None and out.error.type == "KeyboardInterrupt"
+        after = await b.execute("print(x + 1)\n")
+        assert after.ok and after.stdout == "42\n" and not after.fresh_session
+
+    in_session(name, body)
+
+
+def test_code_ignoring_the_interrupt_is_killed(name: str) -> None:
+    async def body(b: Any) -> None:
+        await b.execute("x = 41\n")
+        src = "import time\nwhile True:\n    try:\n        time.sleep(0.01)\n    except KeyboardInterrupt:\n        pass\n"
+        out = await b.execute(src, timeout=0.5)
+        assert out.timed_out and out.state_lost and not out.survived
+        after = await b.execute("print(x)\n")
+        assert after.fresh_session
+        assert after.error is not None and after.error.type == "NameError"
+
+    in_session(name, body, grace=0.5)
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("import os\nos._exit(3)\n", 3),
+        ("import ctypes\nctypes.string_at(0)\n", -11),
+        ("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n", -9),  # what an OOM kill does
+    ],
+)
+def test_worker_death_is_reported_and_next_call_is_fresh(name: str, code: str, status: int) -> None:
+    async def body(b: Any) -> None:
+        await b.execute("x = 1\n")
+        out = await b.execute(code)
+        assert not out.survived and out.exit_status == status and out.state_lost
+        assert out.error is not None
+        after = await b.execute("print('alive')\n")
+        assert after.fresh_session and after.ok and after.stdout == "alive\n"
+        again = await b.execute("pass\n")
+        assert not again.fresh_session
+
+    in_session(name, body)
+
+
+def test_output_flood_is_truncated(name: str) -> None:
+    events: list[OutputEvent] = []
+
+    async def body(b: Any) -> None:
+        out = await b.execute("for i in range(200_000):\n    print('x' * 1000)\n")
+        assert out.ok and out.truncated
+        assert len(out.stdout) < 20_000 and "output truncated" in out.stdout.splitlines()[-1]
+        raw = await b.execute("import os\nos.system('head -c 100000000 /dev/zero')\n")
+        assert raw.ok and raw.truncated and len(raw.stdout) < 20_000
+        assert "output truncated" in raw.stdout
+        small = await b.execute("print('small')\n")
+        assert small.stdout == "small\n" and not small.truncated
+
+    in_session(name, body, max_output=10_000, on_output=events.append)
+    assert sum(len(e.data) for e in events) < 100_000
+
+
+def test_closed_or_replaced_streams_and_stdin(name: str) -> None:
+    async def body(b: Any) -> None:
+        await b.execute("import io, os, sys\nsys.stdout.close()\n")
+        assert (await b.execute("print('back')\n")).stdout == "back\n"
+        await b.execute("os.close(1)\nos.close(2)\n")
+        out = await b.execute("os.system('echo shell')\nprint('py')\nprint('e', file=sys.stderr)\n")
+        assert out.stdout == "shell\npy\n" and out.stderr == "e\n"
+        await b.execute("r, w = os.pipe()\nos.dup2(w, 1)\n")
+        assert (await b.execute("os.system('echo restored')\n")).stdout == "restored\n"
+        swapped = await b.execute("sys.stdout = io.StringIO()\nprint('hidden')\nv = 5\n")
+        assert swapped.ok and swapped.stdout == ""
+        assert (await b.execute("sys.stdout = sys.__stdout__\nprint(v)\n")).stdout == "5\n"
+        stdin = await b.execute("print(repr(sys.stdin.read()))\ninput()\n")
+        assert stdin.stdout == "''\n" and stdin.error is not None and stdin.error.type == "EOFError"
+        bad = await b.execute("os.write(1, b'\\xff\\xfeok\\n')\n")
+        assert bad.stdout == "\ufffd\ufffdok\n"
+
+    in_session(name, body)
+
+
+def test_sys_exit(name: str) -> None:
+    async def body(b: Any) -> None:
+        out = await b.execute("import sys\nsys.exit(3)\n")
+        assert out.exit_code == 3 and out.error is not None and out.error.type == "SystemExit"
+        assert out.survived and out.stopped
+        clean = await b.execute("sys.exit()\n")
+        assert clean.exit_code == 0 and clean.error is None
+        text = await b.execute("sys.exit('bye')\n")
+        assert text.exit_code == 1 and text.stderr == "bye\n"
+        assert (await b.execute("print('still here')\n")).stdout == "still here\n"
+
+    in_session(name, body)
+
+
+def test_aclose_reaps_threads_and_children(name: str) -> None:
+    async def main() -> tuple[int, int | None]:
+        b = session(name)
+        await b.start()
+        src = (
+            "import subprocess, threading, time\n"
+            "threading.Thread(target=time.sleep, args=(1000,)).start()\n"
+            "child = subprocess.Popen(['sleep', '1000'])\n"
+            "print(child.pid)\n"
+        )
+        out = await b.execute(src)
+        assert out.ok, out.error
+        assert b._proc is not None
+        host_pid = b._proc.process.pid
+        child = int(out.stdout) if name == "local" else None  # sandbox pids are namespaced
+        await b.aclose()
+        return host_pid, child
+
+    host_pid, child = run(main())
+    assert gone(host_pid)
+    if child is not None:
+        assert gone(child)
+
+
+def test_interrupt_and_cancel_from_another_task(name: str) -> None:
+    async def body(b: Any) -> None:
+        started = asyncio.Event()
+        b.on_output = lambda e: started.set()
+        await b.execute("import time\nx = 7\n")
+        task = asyncio.create_task(b.execute("print('go', flush=True)\ntime.sleep(60)\n"))
+        await started.wait()
+        await b.interrupt()
+        out = await task
+        assert out.error is not None and out.error.type == "KeyboardInterrupt" and not out.timed_out
+        started.clear()
+        task = asyncio.create_task(b.execute("print('go', flush=True)\ntime.sleep(60)\n"))
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        after = await b.execute("print(x)\n")
+        assert after.ok and after.stdout == "7\n"
+
+    in_session(name, body)
+
+
+def test_preload_and_workdir(name: str, tmp_path: Path) -> None:
+    given = tmp_path / "session"
+
+    async def main() -> Path:
+        async with session(name, preload=("fractions", "no_such_module_xyz"), workdir=given) as b:
+            out = await b.execute("import sys, os\nprint('fractions' in sys.modules, os.getcwd())\n")
+            assert out.stdout == f"True {given}\n"
+            assert "no_such_module_xyz" in b.hello["preload_errors"]
+        async with session(name) as b2:
+            assert b2.workdir is not None
+            default = Path(b2.workdir)
+            assert default.is_dir()
+        return default
+
+    default = run(main())
+    assert given.is_dir() and (given / "program.py").exists()
+    assert not default.exists()
+
+
+@pytest.mark.skipif(not os.path.exists(PY38), reason=f"{PY38} is not installed")
+def test_worker_runs_under_python38(name: str) -> None:
+    async def body(b: Any) -> None:
+        out = await b.execute("import sys\nprint(sys.version_info[:2])\n1/0\n")
+        assert out.stdout == "(3, 8)\n"
+        assert out.error is not None and out.error.type == "ZeroDivisionError" and out.error.line == 3
+        assert (await b.execute("from __future__ import annotations\nprint('ok')\n")).stdout == "ok\n"
+
+    in_session(name, body, python=PY38)
+
+
+def test_bad_interpreter_is_a_clear_error(name: str) -> None:
+    from eagerexec._exceptions import BackendError
+
+    missing = shutil.which("definitely-not-a-python") or "/nonexistent/python3"
+    with pytest.raises(BackendError):
+        in_session(name, lambda b: asyncio.sleep(0), python=missing)
