@@ -31,6 +31,7 @@ from eagerexec.model import (
     saving_pct,
     serial_latency,
     simulate_batched,
+    source_profile,
     speedup_bound,
     token_lengths,
     uniform_parallel_latency,
@@ -87,6 +88,22 @@ def test_batched_dispatch_is_in_order() -> None:
     # chunk 0 is detected late (delta): chunk 1 cannot be dispatched before it
     batches = simulate_batched([1.5, 1.1], [1.0, 1.0], 0.0)
     assert [(b.first, b.last, b.start, b.end) for b in batches] == [(0, 1, 1.5, 3.5)]
+
+
+def test_batched_gating_hand_cases() -> None:
+    # two definitions wait for the statement after them instead of opening a batch themselves
+    gated = simulate_batched([0.0, 0.1, 0.2, 0.3], [0.0, 0.0, 1.0, 1.0], 0.5, [True, True, False, False])
+    assert [(b.first, b.last, b.start, b.end) for b in gated] == [(0, 2, 0.2, 1.7), (3, 3, 1.7, 3.2)]
+    plain = simulate_batched([0.0, 0.1, 0.2, 0.3], [0.0, 0.0, 1.0, 1.0], 0.5)
+    assert [(b.first, b.last, b.start, b.end) for b in plain] == [(0, 0, 0.0, 0.5), (1, 3, 0.5, 3.0)]
+    # a trailing definition is flushed when it arrives
+    tail = simulate_batched([0.0, 1.0], [1.0, 0.0], 0.5, [False, True])
+    assert [(b.first, b.last, b.start, b.end) for b in tail] == [(0, 0, 0.0, 1.5), (1, 1, 1.5, 2.0)]
+    p = predict([1, 1, 1, 1], tps=10, exe=[0, 0, 1, 1], setup=0.5, deferred=[True, True, False, False])
+    assert p.deferred == 2
+    assert p.batched.calls == 2
+    with pytest.raises(UsageError, match="deferred has 1 values for 4 chunks"):
+        predict([1, 1, 1, 1], tps=10, deferred=[True])
 
 
 def test_bounds_hand_case() -> None:
@@ -293,6 +310,20 @@ def test_batched_never_slower_and_bounded(prog: dict[str, Any]) -> None:
     assert 1 <= p.batched.calls <= p.n_chunks
 
 
+@settings(max_examples=300)
+@given(programs(), st.data())
+def test_gated_batched_never_slower_when_definitions_are_free(
+    prog: dict[str, Any], data: st.DataObject
+) -> None:
+    n = len(prog["lengths"])
+    deferred = data.draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    prog["exe"] = [0.0 if d else e for d, e in zip(deferred, prog["exe"], strict=True)]
+    p = predict(**prog, deferred=deferred)
+    assert close_or_less(p.batched.end, p.eager.end)
+    assert close_or_less(p.lower_bound_generation, p.batched.end)
+    assert p.batched.calls <= n - sum(deferred) + 1
+
+
 @settings(max_examples=200)
 @given(programs())
 def test_batched_equals_recurrence_without_setup(prog: dict[str, Any]) -> None:
@@ -393,6 +424,7 @@ def test_estimate_from_run() -> None:
     assert est.deltas == approx((0.1, 0.0, 0.0))
     assert est.tail_tokens == 10
     assert est.calls == 2
+    assert est.deferred == (False, False, False)
     assert est.notes == ()
     p = est.predict()
     assert p.n_chunks == 3
@@ -439,6 +471,13 @@ def test_estimate_from_run_rejects_bad_runs(mutate: Any, needle: str) -> None:
 SOURCE = "import math\n\nx = math.sqrt(16)\nfor i in range(3):\n    x += i\nprint(x)\n# done\n"
 
 
+def test_source_profile_marks_definitions() -> None:
+    profile = source_profile("import os\n\ndef f():\n    return 1\n\nclass A:\n    pass\n\nprint(f())\n")
+    assert profile.deferred == (False, True, True, False)
+    assert len(profile.lengths) == 4
+    assert profile.tail_tokens == 0
+
+
 def test_token_lengths() -> None:
     lengths, tail = token_lengths(SOURCE)
     assert len(lengths) == 4
@@ -463,7 +502,7 @@ def run_cli(*args: str) -> Any:
 def test_cli_plain(program: Path) -> None:
     result = run_cli(str(program), "--tps", "20", "--exe", "0.1", "--setup", "0.01")
     assert result.exit_code == 0, result.output
-    assert "chunks N: 4" in result.stdout
+    assert "chunks N (deferred by gating): 4 (0)" in result.stdout
     assert "eager batched: calls" in result.stdout
     assert "regime: R" in result.stdout
 
@@ -473,7 +512,7 @@ def test_cli_json_matches_predict(program: Path) -> None:
     assert result.exit_code == 0, result.output
     got = json.loads(result.stdout)["prediction"]
     lengths, tail = token_lengths(SOURCE)
-    want = predict(lengths, tps=20, exe=0.1, ttft=0.3, tail_tokens=tail).to_dict()
+    want = predict(lengths, tps=20, exe=0.1, ttft=0.3, tail_tokens=tail, deferred=[False] * 4).to_dict()
     assert got == want
 
 

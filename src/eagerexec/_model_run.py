@@ -21,7 +21,7 @@ from ._exceptions import UsageError
 if TYPE_CHECKING:
     from .model import Prediction
 
-__all__ = ["RunEstimate", "estimate_from_run", "token_lengths"]
+__all__ = ["RunEstimate", "SourceProfile", "estimate_from_run", "source_profile", "token_lengths"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,6 +37,7 @@ class RunEstimate:
         deltas: ``ready_at - generated_at`` per chunk, clamped at 0.
         tail_tokens: streamed tokens not in any chunk.
         calls: number of batches (execution calls) in the run.
+        deferred: per chunk, whether its ``kind`` is ``"definition"`` (gated by the executor).
         notes: caveats found while reading the run (errors, unexecuted chunks...).
     """
 
@@ -48,6 +49,7 @@ class RunEstimate:
     deltas: tuple[float, ...]
     tail_tokens: float
     calls: int
+    deferred: tuple[bool, ...] = ()
     notes: tuple[str, ...] = ()
 
     def predict(self) -> Prediction:
@@ -62,6 +64,7 @@ class RunEstimate:
             setup=self.setup,
             deltas=self.deltas,
             tail_tokens=self.tail_tokens,
+            deferred=self.deferred or None,
         )
 
 
@@ -158,6 +161,7 @@ def estimate_from_run(run: Mapping[str, Any]) -> RunEstimate:
         deltas=deltas,
         tail_tokens=tail,
         calls=len(batches),
+        deferred=tuple(c.get("kind") == "definition" for c in chunks),
         notes=tuple(notes),
     )
 
@@ -199,25 +203,45 @@ def _token_counter() -> Callable[[str], int]:
     return counter
 
 
-def token_lengths(source: str) -> tuple[tuple[int, ...], int]:
-    """Cut ``source`` into chunks with ``eagerexec.Chunker`` and count each chunk's tokens.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceProfile:
+    """What the model needs from a source file.
 
-    Blank chunks (comments only) add their tokens to the next chunk, or to the tail after the
-    last one.
+    Attributes:
+        lengths: tokens per non-blank chunk (blank chunks count toward the next one).
+        tail_tokens: tokens after the last non-blank chunk (trailing comments).
+        deferred: per chunk, whether the executor's gating defers it (a definition).
+    """
 
-    Returns:
-        ``(lengths, tail_tokens)``: tokens per non-blank chunk and tokens after the last one.
+    lengths: tuple[int, ...]
+    tail_tokens: int
+    deferred: tuple[bool, ...]
+
+
+def source_profile(source: str) -> SourceProfile:
+    """Cut ``source`` with ``eagerexec.Chunker`` and count each chunk's tokens.
+
+    Tokens are counted per chunk text with the replay source's counter (cl100k_base).
     """
     from ._chunker import Chunker
+    from ._events import ChunkKind
 
     chunker = Chunker()
     chunks = [*chunker.feed(source), *chunker.close()]
     count = _token_counter()
     lengths: list[int] = []
+    deferred: list[bool] = []
     pending = 0
     for chunk in chunks:
         pending += count(chunk.text)
         if not chunk.is_blank:
             lengths.append(pending)
+            deferred.append(chunk.kind is ChunkKind.DEFINITION)
             pending = 0
-    return tuple(lengths), pending
+    return SourceProfile(lengths=tuple(lengths), tail_tokens=pending, deferred=tuple(deferred))
+
+
+def token_lengths(source: str) -> tuple[tuple[int, ...], int]:
+    """Tokens per chunk of ``source``: ``(lengths, tail_tokens)`` of ``source_profile``."""
+    profile = source_profile(source)
+    return profile.lengths, profile.tail_tokens

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ._exceptions import UsageError
-from ._model_run import RunEstimate, estimate_from_run, token_lengths
+from ._model_run import RunEstimate, SourceProfile, estimate_from_run, source_profile, token_lengths
 
 __all__ = [
     "Batch",
@@ -38,6 +38,7 @@ __all__ = [
     "Prediction",
     "Regime",
     "RunEstimate",
+    "SourceProfile",
     "classify_regime",
     "closed_form_parallel",
     "critical_chunk_count",
@@ -51,6 +52,7 @@ __all__ = [
     "saving_pct",
     "serial_latency",
     "simulate_batched",
+    "source_profile",
     "speedup_bound",
     "token_lengths",
     "uniform_parallel_latency",
@@ -185,34 +187,60 @@ class Batch:
         return self.last - self.first + 1
 
 
-def simulate_batched(ready: Sequence[float], exe: Sequence[float], setup: float) -> tuple[Batch, ...]:
+def simulate_batched(
+    ready: Sequence[float],
+    exe: Sequence[float],
+    setup: float,
+    deferred: Sequence[bool] | None = None,
+) -> tuple[Batch, ...]:
     """Simulate dynamic batching exactly: a free session runs every dispatchable chunk as one call.
 
     Chunk i is dispatchable at ``r_i = max_{j<=i} t_d,j`` (chunks leave the chunker in order). A
     batch starting at ``s = max(end of previous batch, r_first)`` takes every chunk with
     ``r_j <= s`` and ends at ``s + T_setup + sum T_exe,j``. Two pointers make it O(N).
 
-    It never ends later than the per-chunk recurrence when ``T_setup >= 0``: by induction on the
-    batches, if batch k holds chunks a..b then ``t_e,b >= max(t_e,a-1, r_a) + (b-a+1) T_setup +
-    sum_{a..b} T_exe >= max(end_{k-1}, r_a) + T_setup + sum_{a..b} T_exe = end_k``.
+    With gating (``deferred[i]`` true, e.g. for definitions) a deferred chunk never opens a batch
+    on its own: the batch waits for the next non-deferred chunk (``r_m``, m the first
+    non-deferred chunk from ``first`` on, or the last chunk when none is left) and then takes
+    every dispatchable chunk.
+
+    It never ends later than the per-chunk recurrence when ``T_setup >= 0`` and deferred chunks
+    take no execution time: by induction on the batches, if batch k holds chunks a..b and opens
+    on m (a <= m <= b) then ``t_e,b >= max(t_e,a-1 + sum_{a..b}, r_m + sum_{m..b})`` of
+    ``(T_setup + T_exe,j)``, which is at least ``max(end_{k-1}, r_m) + T_setup + sum_{a..b} T_exe
+    = end_k`` (``T_exe,j = 0`` for the deferred j < m).
+
+    Args:
+        ready: ``t_d,i`` per chunk.
+        exe: ``T_exe,i`` per chunk.
+        setup: ``T_setup``, paid once per batch.
+        deferred: per chunk, whether gating defers it (default: none is).
 
     Returns:
         The batches in order; the last one's ``end`` is the batched ``T_parallel``.
     """
     n = len(ready)
-    if len(exe) != n:
-        raise UsageError(f"{n} ready times but {len(exe)} execution times")
+    if len(exe) != n or (deferred is not None and len(deferred) != n):
+        raise UsageError(f"{n} ready times but {len(exe)} execution times / deferral flags")
     dispatch: list[float] = []
     running = -math.inf
     for t in ready:
         running = max(running, t)
         dispatch.append(running)
+    # opener[i]: the chunk whose arrival lets a batch starting at chunk i open
+    opener = list(range(n))
+    if deferred is not None:
+        nxt = n - 1
+        for i in range(n - 1, -1, -1):
+            if not deferred[i]:
+                nxt = i
+            opener[i] = nxt
     batches: list[Batch] = []
     free = -math.inf
     i = 0
     while i < n:
-        start = max(free, dispatch[i])
-        j = i
+        start = max(free, dispatch[opener[i]])
+        j = opener[i]
         while j + 1 < n and dispatch[j + 1] <= start:
             j += 1
         free = start + setup + math.fsum(exe[i : j + 1])
@@ -383,6 +411,7 @@ class Prediction:
         n_star: ``N*`` (``critical_chunk_count``), ``None`` when ``T_setup = 0``.
         uniform: whether all chunks have the same length, execution time and delay.
         uniform_estimate: the uniform closed form evaluated with the means (exact if uniform).
+        deferred: how many chunks gating defers in the batched schedule.
     """
 
     n_chunks: int
@@ -417,6 +446,7 @@ class Prediction:
     n_star: float | None
     uniform: bool
     uniform_estimate: float
+    deferred: int
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the regime as ``"R1"``..``"R3"``, infinities as ``None``)."""
@@ -468,6 +498,7 @@ def predict(
     exe_full: float | None = None,
     deltas: float | Iterable[float] = 0.0,
     tail_tokens: float = 0.0,
+    deferred: Iterable[bool] | None = None,
     tol: float = 1e-9,
 ) -> Prediction:
     """Predict serial and eager latency of one program with the section 2.2 model.
@@ -482,6 +513,8 @@ def predict(
         exe_full: ``T_exe(full)`` of the serial call (default: ``sum_i T_exe,i``).
         deltas: residual detection delay ``delta_i`` per chunk, or one value for all.
         tail_tokens: tokens generated after the last chunk (only lengthen generation).
+        deferred: per chunk, whether the executor's gating defers it (definitions); only the
+            batched schedule uses it (see ``simulate_batched``).
         tol: relative tolerance under which the regime is called balanced.
 
     Returns:
@@ -512,7 +545,10 @@ def predict(
     ready = ready_times(gen, ds)
     t_parallel = parallel_times(ready, ex, s)[-1]
     _, critical = closed_form_parallel(ready, ex, s)
-    batches = simulate_batched(ready, ex, s)
+    gating = None if deferred is None else tuple(bool(d) for d in deferred)
+    if gating is not None and len(gating) != n:
+        raise UsageError(f"deferred has {len(gating)} values for {n} chunks")
+    batches = simulate_batched(ready, ex, s, gating)
     t_batched = batches[-1].end
 
     serial_end = serial_latency(t_gen=t_gen, setup_full=s_full, exe_full=e_full)
@@ -568,6 +604,7 @@ def predict(
         n_star=critical_chunk_count(tokens=total, tps=v, exe_full=e_full, setup=s),
         uniform=uniform,
         uniform_estimate=uniform_estimate,
+        deferred=0 if gating is None else sum(gating),
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 import click
 
 from .._exceptions import UsageError
-from ..model import Prediction, estimate_from_run, predict, token_lengths
+from ..model import Prediction, estimate_from_run, predict, source_profile
 
 __all__ = ["model_command"]
 
@@ -58,6 +58,9 @@ def _read_run(path: Path, mode: str) -> dict[str, Any]:
 @click.option(
     "--mode", type=click.Choice(["eager", "serial"]), default="eager", show_default=True, help="Run to read."
 )
+@click.option(
+    "--no-gating", is_flag=True, help="Batched schedule: do not defer definitions to the next chunk."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def model_command(
     file: Path,
@@ -68,6 +71,7 @@ def model_command(
     exe: float | None,
     from_run: Path | None,
     mode: str,
+    no_gating: bool,
     as_json: bool,
 ) -> None:
     """Predict serial and eager latency of FILE with the closed-form model (paper section 2.2)."""
@@ -79,7 +83,8 @@ def model_command(
         _fail(f"cannot read {file}: {exc.strerror or exc}")
     except UnicodeDecodeError:
         _fail(f"{file} is not UTF-8 text")
-    lengths, tail = token_lengths(source)
+    profile = source_profile(source)
+    lengths, tail = profile.lengths, profile.tail_tokens
     if not lengths:
         _fail(f"{file} holds no statement to model")
     notes: list[str] = []
@@ -111,6 +116,7 @@ def model_command(
             setup_full=setup_full,
             deltas=deltas,
             tail_tokens=tail,
+            deferred=None if no_gating else profile.deferred,
         )
     except UsageError as exc:
         _fail(str(exc))
@@ -134,7 +140,7 @@ def _pct(x: float | None) -> str:
 def _summary(p: Prediction) -> list[tuple[str, str]]:
     n_star = "- (no setup cost)" if p.n_star is None else f"{p.n_star:.1f}"
     return [
-        ("chunks N", str(p.n_chunks)),
+        ("chunks N (deferred by gating)", f"{p.n_chunks} ({p.deferred})"),
         ("tokens L (+ tail)", f"{p.tokens:g} (+ {p.tail_tokens:g})"),
         ("rate v", f"{p.tps:g} tokens/s"),
         ("T_FT / T_setup / T_setup(full)", f"{_s(p.ttft)} / {_s(p.setup)} / {_s(p.setup_full)}"),
