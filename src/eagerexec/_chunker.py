@@ -614,6 +614,10 @@ class Chunker:
                 self._allowed = _AFTER_CLAUSE.get((self._head, word), _NONE)
                 return
             self._release_for_new_statement(pos)
+            self._word = None
+            if c == "@" and word == "":
+                self._head = "decorator"
+                return
         self._classify(word)
 
     def _release_for_new_statement(self, pos: int) -> None:
