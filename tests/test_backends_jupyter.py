@@ -270,3 +270,18 @@ def test_aclose_on_cancellation_reaps_kernel() -> None:
 
     asyncio.run(main())
     assert not _alive(pids[0])
+
+
+def test_cancelled_call_is_interrupted_and_session_goes_on() -> None:
+    async def body(b: JupyterBackend) -> Any:
+        await b.execute("kept = 'still'")
+        call = asyncio.create_task(b.execute("import time\ntime.sleep(600)"))
+        await asyncio.sleep(1.0)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        return await b.execute("print(kept)", timeout=20)
+
+    after = run(body)
+    assert not after.timed_out
+    assert after.ok and after.stdout == "still\n"

@@ -27,6 +27,7 @@ are mapped onto the same ``Outcome`` the other backends return:
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
@@ -205,6 +206,9 @@ class JupyterBackend(Backend):
                 f"jupyter kernel {self.kernel_name!r} is not installed (installed: {known})"
             ) from None
         self.language = (spec.language or "").lower()
+        # ipykernel: keep LLM code out of the user's IPython history database (and its sqlite
+        # writes off every call).
+        extra = ["--HistoryManager.enabled=False"] if any("ipykernel" in a for a in spec.argv) else []
         if self._workdir_option is not None:
             self._workdir = self._workdir_option
             self._workdir.mkdir(parents=True, exist_ok=True)
@@ -221,7 +225,7 @@ class JupyterBackend(Backend):
         env["MPLBACKEND"] = _INLINE_MPL
         env.pop("JPY_PARENT_PID", None)
         try:
-            await km.start_kernel(cwd=str(self._workdir), env=env)
+            await km.start_kernel(cwd=str(self._workdir), env=env, extra_arguments=extra)
             await self._connect()
         except BaseException as exc:
             await self._force_close()
@@ -336,6 +340,24 @@ class JupyterBackend(Backend):
             allow_stdin=False,
             stop_on_error=False,
         )
+        try:
+            return await self._collect(msg_id, col, first_line, sent_at, timeout, fresh)
+        except asyncio.CancelledError:
+            # the caller gave up: stop the code too, so the next call does not queue behind it
+            with contextlib.suppress(Exception):
+                await self._km.interrupt_kernel()
+            raise
+
+    async def _collect(
+        self,
+        msg_id: str,
+        col: _Collected,
+        first_line: int,
+        sent_at: float,
+        timeout: float | None,
+        fresh: bool,
+    ) -> Outcome:
+        """Read the call's messages until IOPub idle, a timeout or the kernel's death."""
         deadline = None if timeout is None else sent_at + timeout
         timed_out = False
         reply: dict[str, Any] | None = None
