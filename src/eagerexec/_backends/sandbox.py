@@ -192,7 +192,7 @@ class SandboxBackend(WorkerBackend):
         ]
         if self.uid is not None:
             args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+        args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
         made: set[str] = {"/", "/tmp", "/proc", "/dev"}
 
         def parents(path: str) -> None:
