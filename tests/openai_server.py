@@ -39,6 +39,7 @@ class Script:
         tool_name: the called function's name.
         delay: seconds to wait before each piece.
         first_delay: extra seconds before the first piece (time to first token).
+        header_delay: seconds before the response headers are sent.
         finish_reason: sent in the last chunk.
         status: answer with this HTTP error status (and ``error_message``) instead of a stream.
         error_message: the error's message in the JSON error body.
@@ -53,6 +54,7 @@ class Script:
     tool_name: str = "run_python"
     delay: float = 0.0
     first_delay: float = 0.0
+    header_delay: float = 0.0
     finish_reason: str | None = None
     status: int | None = None
     error_message: str = "scripted error"
@@ -67,7 +69,7 @@ class RequestRecord:
     """What the server saw of one request."""
 
     path: str
-    headers: dict[str, str]
+    headers: dict[str, str]  # lower-case names
     body: dict[str, Any]
     started: float
     pieces_sent: int = 0
@@ -95,7 +97,10 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = {"_raw": raw.decode("utf-8", "replace")}
         record = RequestRecord(
-            path=self.path, headers=dict(self.headers.items()), body=body, started=time.monotonic()
+            path=self.path,
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+            started=time.monotonic(),
         )
         owner = self.server.owner
         with owner.lock:
@@ -103,6 +108,8 @@ class _Handler(BaseHTTPRequestHandler):
             script = owner.scripts.popleft() if owner.scripts else None
         self.close_connection = True
         try:
+            if script is not None:
+                self._wait(script.header_delay, record)
             if script is None:
                 self._error(500, "no script queued")
             elif script.status is not None:

@@ -187,7 +187,8 @@ class FenceExtractor:
         self._state = _IN_START
         self._run = 0
         if self._emit:
-            if self._blocks and self._last not in ("", "\n"):
+            last = next((piece[-1] for piece in reversed(out) if piece), self._last)
+            if last not in ("", "\n"):
                 out.append("\n")
                 self._last = "\n"
             self._blocks += 1

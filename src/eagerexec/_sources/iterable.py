@@ -1,7 +1,7 @@
 """``IterableSource``: any sync or async iterable of strings as a token source.
 
 Async iterables are awaited directly. Sync iterables come in two kinds: in-memory sequences
-(``list``, ``tuple``) cannot block, so they are stepped inline with a zero-length sleep between
+(``list``, ``tuple``, ``str``) cannot block, so they are stepped inline with a zero-length sleep between
 items to let other tasks run; any other iterator (a generator, a file, a pipe) might block on
 each ``next()``, so each step runs in a worker thread (``asyncio.to_thread``) and the event loop
 stays free. Each item counts as one token in ``stats``.
@@ -51,32 +51,31 @@ class IterableSource(Source):
     async def _stream(self) -> AsyncIterator[str]:
         self.stats.request_start = time.monotonic()
         src = self._iterable
-        try:
-            if isinstance(src, AsyncIterable):
+        if isinstance(src, AsyncIterable):
+            try:
                 async for item in src:
                     yield self._check(item)
                     if self._closed:
                         return
-            elif isinstance(src, list | tuple | str):
-                items: Iterable[str] = [src] if isinstance(src, str) else src
-                for item in items:
-                    yield self._check(item)
-                    if self._closed:
-                        return
-                    await asyncio.sleep(0)
-            else:
-                it = iter(src)
-                while not self._closed:
-                    item = await asyncio.to_thread(_step, it)
-                    if item is _END:
-                        break
-                    yield self._check(item)
-        finally:
-            if not self._closed:
-                self.stats.finish_reason = "stop"
-            close = getattr(src, "aclose", None)
-            if close is not None and self._closed:
-                try:
-                    await close()
-                except RuntimeError:
-                    pass
+            finally:
+                close = getattr(src, "aclose", None)
+                if close is not None and self._closed:
+                    try:
+                        await close()
+                    except RuntimeError:
+                        pass  # running in another task
+        elif isinstance(src, list | tuple | str):
+            for item in src:
+                yield self._check(item)
+                if self._closed:
+                    return
+                await asyncio.sleep(0)
+        else:
+            it = iter(src)
+            while not self._closed:
+                item = await asyncio.to_thread(_step, it)
+                if item is _END:
+                    break
+                yield self._check(item)
+        if not self._closed:
+            self.stats.finish_reason = "stop"
