@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -285,3 +287,23 @@ def test_cancelled_call_is_interrupted_and_session_goes_on() -> None:
     after = run(body)
     assert not after.timed_out
     assert after.ok and after.stdout == "still\n"
+
+
+def test_kernel_that_cannot_start_is_unavailable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec_dir = tmp_path / "kernels" / "broken"
+    spec_dir.mkdir(parents=True)
+    spec = {
+        "argv": [sys.executable, "-c", "import sys; sys.exit(5)", "{connection_file}"],
+        "display_name": "broken",
+        "language": "python",
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+
+    async def main() -> None:
+        async with open_backend("jupyter", kernel_name="broken", startup_timeout=10):
+            pass
+
+    with pytest.raises(BackendUnavailableError) as info:
+        asyncio.run(main())
+    assert "'broken' did not start" in str(info.value) and "\n" not in str(info.value)

@@ -99,6 +99,11 @@ def _wall_seconds(value: Any) -> float | None:
     return stamp.timestamp()
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _exit_code(evalue: str) -> int:
     """The status ``python file.py`` exits with for ``SystemExit(evalue)``."""
     text = evalue.strip()
@@ -231,7 +236,7 @@ class JupyterBackend(Backend):
             await self._force_close()
             if isinstance(exc, Exception):
                 raise BackendUnavailableError(
-                    f"jupyter kernel {self.kernel_name!r} did not start: {exc}"
+                    f"jupyter kernel {self.kernel_name!r} did not start: {_first_line(exc)}"
                 ) from exc
             raise
 
@@ -275,7 +280,9 @@ class JupyterBackend(Backend):
             await self._km.restart_kernel(now=True)
             await self._connect()
         except Exception as exc:
-            raise SessionDiedError(f"jupyter kernel {self.kernel_name!r} could not restart: {exc}") from exc
+            raise SessionDiedError(
+                f"jupyter kernel {self.kernel_name!r} could not restart: {_first_line(exc)}"
+            ) from exc
 
     async def _aclose(self) -> None:
         km, kc = self._km, self._kc
