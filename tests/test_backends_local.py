@@ -295,9 +295,13 @@ def test_preload_and_workdir(name: str, tmp_path: Path) -> None:
 @pytest.mark.skipif(not os.path.exists(PY38), reason=f"{PY38} is not installed")
 def test_worker_runs_under_python38(name: str) -> None:
     async def body(b: Any) -> None:
-        out = await b.execute("import sys\nprint(sys.version_info[:2])\n1/0\n")
+        out = await b.execute("import sys\nprint(sys.version_info[:2])\n1/0\n", first_line=5)
         assert out.stdout == "(3, 8)\n"
-        assert out.error is not None and out.error.type == "ZeroDivisionError" and out.error.line == 3
+        assert out.error is not None and out.error.type == "ZeroDivisionError" and out.error.line == 7
+        await b.execute("def h():\n    return [][0]\n", first_line=8)
+        nested = await b.execute("h()\n", first_line=10)
+        assert nested.error is not None and [f.line for f in nested.error.frames] == [10, 9]
+        assert "    return [][0]" in nested.error.traceback
         assert (await b.execute("from __future__ import annotations\nprint('ok')\n")).stdout == "ok\n"
 
     in_session(name, body, python=PY38)

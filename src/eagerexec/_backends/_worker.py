@@ -61,6 +61,11 @@ _RLIMITS = {
 }
 
 
+def _shift(code, delta):
+    consts = tuple(_shift(c, delta) if isinstance(c, types.CodeType) else c for c in code.co_consts)
+    return code.replace(co_firstlineno=code.co_firstlineno + delta, co_consts=consts)
+
+
 class _State:
     running = False
     call_id = 0
@@ -276,13 +281,7 @@ class Worker:
         try:
             _state.running = True
             try:
-                code = compile(
-                    "\n" * (first_line - 1) + source,
-                    self.program,
-                    "exec",
-                    self.flags,
-                    True,
-                )
+                code = self._compile(source, first_line)
                 self.flags |= code.co_flags & _FUTURE_MASK
                 exec(code, self.ns)
             finally:
@@ -304,6 +303,20 @@ class Worker:
             "f": figures,
             "t": _state.truncated,
         }
+
+    def _compile(self, source, first_line):
+        """Compile with whole-program line numbers: shift the code objects (cheap), and on a
+        SyntaxError compile again behind blank-line padding so the error's line is right."""
+        try:
+            code = compile(source, self.program, "exec", self.flags, True)
+        except SyntaxError:
+            if first_line <= 1:
+                raise
+            code = compile("\n" * (first_line - 1) + source, self.program, "exec", self.flags, True)
+            return code
+        if first_line > 1:
+            code = _shift(code, first_line - 1)
+        return code
 
     def _exit(self, exc):
         code = exc.code

@@ -1,0 +1,89 @@
+"""The worker's command-line and wire contract, driven by a tiny synchronous client.
+
+Covers what the backends do not exercise themselves: the ``--fifo`` channel mode (used where
+file descriptors cannot be inherited, e.g. into a container) and the control-pipe interrupt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from eagerexec._backends._workerclient import WORKER_PATH
+
+HEADER = struct.Struct(">I")
+
+
+def send(fd: int, payload: dict[str, Any]) -> None:
+    body = b"E" + json.dumps(payload).encode()
+    os.write(fd, HEADER.pack(len(body)) + body)
+
+
+def recv(fd: int) -> tuple[bytes, dict[str, Any]]:
+    data = b""
+    while len(data) < 4 or len(data) < 4 + HEADER.unpack_from(data)[0]:
+        chunk = os.read(fd, 65536)
+        assert chunk, "worker closed the channel"
+        data += chunk
+    body = data[4:]
+    return body[:1], json.loads(body[1:])
+
+
+def test_fifo_mode_and_control_interrupt(tmp_path: Path) -> None:
+    fifos = [str(tmp_path / name) for name in ("in", "out", "ctl")]
+    for path in fifos:
+        os.mkfifo(path)
+    proc = subprocess.Popen(
+        [sys.executable, str(WORKER_PATH), "--fifo", *fifos, "--workdir", str(tmp_path)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        # Same order as the worker: IN (we write), OUT (we read), CTL (we write).
+        to_worker = os.open(fifos[0], os.O_WRONLY)
+        from_worker = os.open(fifos[1], os.O_RDONLY)
+        control = os.open(fifos[2], os.O_WRONLY)
+        kind, hello = recv(from_worker)
+        assert kind == b"H" and hello["pid"] == proc.pid
+        send(to_worker, {"i": 1, "src": "x = 6 * 7\n", "line": 1})
+        kind, reply = recv(from_worker)
+        assert kind == b"R" and reply["i"] == 1 and reply["err"] is None and reply["s"] <= reply["e"]
+        assert proc.stdout is not None
+        send(to_worker, {"i": 2, "src": "import time\nprint('a', flush=True)\ntime.sleep(1)\n", "line": 2})
+        assert proc.stdout.readline() == b"a\n"
+        os.write(control, struct.pack(">I", 1))  # an interrupt for an earlier call is ignored
+        kind, reply = recv(from_worker)
+        assert reply["i"] == 2 and reply["err"] is None
+        send(to_worker, {"i": 3, "src": "print('b', flush=True)\ntime.sleep(60)\n", "line": 5})
+        assert proc.stdout.readline() == b"b\n"
+        os.write(control, struct.pack(">I", 3))
+        kind, reply = recv(from_worker)
+        assert reply["i"] == 3 and reply["err"]["type"] == "KeyboardInterrupt"
+        assert reply["err"]["line"] in (5, 6)  # the signal may land as print returns
+        send(to_worker, {"i": 4, "src": "print(x)\n", "line": 7})
+        kind, reply = recv(from_worker)
+        assert reply["err"] is None and proc.stdout.readline() == b"42\n"
+        os.close(to_worker)  # EOF: the worker exits
+        assert proc.wait(timeout=30) == 0
+        for fd in (from_worker, control):
+            os.close(fd)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def test_bad_command_line_is_one_clear_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(WORKER_PATH), "--bogus"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0 and done.stderr.strip().startswith("usage: _worker.py")
