@@ -137,3 +137,23 @@ def test_from_file_keeps_newlines(tmp_path: Path) -> None:
     path.write_bytes(text.encode())
     src = ReplaySource.from_file(path, tps=math.inf)
     assert "".join(asyncio.run(collect(src))) == text
+
+
+def test_aclose_from_another_task_wakes_a_waiting_replay() -> None:
+    async def run() -> tuple[list[str], ReplaySource]:
+        src = ReplaySource("x = 1\ny = 2\n", tps=1000, ttft=60)  # would wait a minute
+        out: list[str] = []
+
+        async def consume() -> None:
+            async for d in src:
+                out.append(d)
+
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(consume())
+            await asyncio.sleep(0.01)
+            await src.aclose()
+        return out, src
+
+    out, src = asyncio.run(asyncio.wait_for(run(), 10))
+    assert out == []
+    assert src.stats.closed_early and src.stats.tokens == 0

@@ -12,8 +12,10 @@ makes it return at once) and ends quietly: after ``aclose`` nothing is raised.
 from __future__ import annotations
 
 import abc
+import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
 from dataclasses import dataclass
 
 from .._exceptions import UsageError
@@ -68,9 +70,10 @@ class Source(abc.ABC):
 
     def __init__(self) -> None:
         self.stats = StreamStats()
-        self._agen: AsyncIterator[str] | None = None
+        self._agen: AsyncGenerator[str, None] | None = None
         self._closed = False
         self._finished = False
+        self._wakeup: asyncio.Event | None = None
 
     @property
     def closed(self) -> bool:
@@ -88,15 +91,17 @@ class Source(abc.ABC):
         self._agen = self._run()
         return self._agen
 
-    async def _run(self) -> AsyncIterator[str]:
+    async def _run(self) -> AsyncGenerator[str, None]:
         if self._closed:
             return
         try:
-            async for delta in self._stream():
-                if self._closed:
-                    return
-                if delta:
-                    yield delta
+            # aclosing: an early return runs the subclass's cleanup now, not at garbage collection.
+            async with contextlib.aclosing(self._stream()) as stream:
+                async for delta in stream:
+                    if self._closed:
+                        return
+                    if delta:
+                        yield delta
         finally:
             self._finished = True
 
@@ -111,20 +116,31 @@ class Source(abc.ABC):
         self._closed = True
         if not self._finished:
             self.stats.closed_early = True
+        if self._wakeup is not None:
+            self._wakeup.set()
         await self._abort()
         agen = self._agen
         if agen is not None and not self._finished:
-            aclose = getattr(agen, "aclose", None)
-            if aclose is not None:
-                try:
-                    await aclose()
-                except RuntimeError:
-                    # Running in another task: _abort() made its pending read return, and it
-                    # ends on its own when it sees the flag.
-                    pass
+            try:
+                await agen.aclose()
+            except RuntimeError:
+                # Running in another task: _abort() made its pending read return, and it ends
+                # on its own when it sees the flag.
+                pass
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but wake up at once when ``aclose()`` is called (from any task)."""
+        if self._wakeup is None:
+            self._wakeup = asyncio.Event()
+        if self._closed:
+            return
+        try:
+            await asyncio.wait_for(self._wakeup.wait(), seconds)
+        except TimeoutError:
+            pass
 
     @abc.abstractmethod
-    def _stream(self) -> AsyncIterator[str]:
+    def _stream(self) -> AsyncGenerator[str, None]:
         """The async generator of code deltas."""
 
     async def _abort(self) -> None:  # noqa: B027 - an optional hook, empty by default

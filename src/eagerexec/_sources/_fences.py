@@ -54,7 +54,8 @@ class FenceExtractor:
     def __init__(self, *, bare_code_fallback: bool = False) -> None:
         self.bare_code_fallback = bare_code_fallback
         self._state = _OUT_START
-        self._held = ""  # text held at a line start (or an info string)
+        self._held: list[str] = []  # text held at a line start (or an info string)
+        self._tail_ws = False  # whitespace seen after a closing fence
         self._fence_char = ""
         self._fence_len = 0  # fence length: of the opening candidate, or of the open block
         self._run = 0  # fence characters counted on the current line start
@@ -103,9 +104,9 @@ class FenceExtractor:
             if state == _OUT_INFO:
                 j = text.find("\n", i)
                 if j < 0:
-                    self._held += text[i:]
+                    self._held.append(text[i:])
                     break
-                self._held += text[i:j]
+                self._held.append(text[i:j])
                 i = j + 1
                 self._open_block(out)
                 continue
@@ -118,14 +119,16 @@ class FenceExtractor:
             else:  # _IN_TAIL
                 if ch == "\n":
                     self._state = _OUT_START
-                    self._held = ""
+                    self._held = []
                     self._run = 0
-                elif ch.isspace() or (ch == self._fence_char and self._held.rstrip()[-1:] == ch):
-                    self._held += ch
+                elif ch.isspace() or (ch == self._fence_char and not self._tail_ws):
+                    self._tail_ws = self._tail_ws or ch.isspace()
+                    self._held.append(ch)
                 else:
                     # Not a closing fence after all: the held text is code.
                     self._state = _IN_BODY
-                    self._release(self._held + ch, out)
+                    self._held.append(ch)
+                    self._release(out)
         result = "".join(out)
         if result:
             self._last = result[-1]
@@ -140,7 +143,7 @@ class FenceExtractor:
         out: list[str] = []
         if self._state == _IN_START and self._emit and self._held:
             if self._run == 0:  # indentation only
-                self._release(self._held, out)
+                self._release(out)
             # else: a partial closing fence (cut off by the end): dropped
         if self._all is not None and not self._saw_fence and self.bare_code_fallback:
             whole = "".join(self._all)
@@ -155,7 +158,7 @@ class FenceExtractor:
         if ch == "\n":
             if self._run >= 3:  # a bare opening fence
                 self._fence_len = self._run
-                self._held = ""
+                self._held = []
                 self._open_block(out)
             self._run = 0
             return
@@ -169,15 +172,15 @@ class FenceExtractor:
             # An opening fence: the rest of the line is its info string.
             self._fence_len = self._run
             self._run = 0
-            self._held = ch
+            self._held = [ch]
             self._state = _OUT_INFO
             return
         self._run = 0
         self._state = _OUT_SKIP
 
     def _open_block(self, out: list[str]) -> None:
-        info = self._held.strip()
-        self._held = ""
+        info = "".join(self._held).strip()
+        self._held = []
         if self._fence_char == "`" and "`" in info:
             self._state = _OUT_START  # inline code on a line of its own
             return
@@ -195,24 +198,28 @@ class FenceExtractor:
 
     def _line_start_code(self, ch: str, out: list[str]) -> None:
         if ch == "\n":
-            self._release(self._held + "\n", out)
+            self._held.append("\n")
+            self._release(out)
             self._run = 0
             return
         if self._run == 0 and ch in " \t\r":
-            self._held += ch
+            self._held.append(ch)
             return
         if ch == self._fence_char:
-            self._held += ch
+            self._held.append(ch)
             self._run += 1
             if self._run >= self._fence_len:
                 self._state = _IN_TAIL
+                self._tail_ws = False
                 self._run = 0
             return
         self._state = _IN_BODY
         self._run = 0
-        self._release(self._held + ch, out)
+        self._held.append(ch)
+        self._release(out)
 
-    def _release(self, text: str, out: list[str]) -> None:
-        self._held = ""
+    def _release(self, out: list[str]) -> None:
+        """The held text is code (of the open block, if it is emitted)."""
         if self._emit:
-            out.append(text)
+            out.append("".join(self._held))
+        self._held = []

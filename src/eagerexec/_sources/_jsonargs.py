@@ -218,7 +218,7 @@ class JsonStringExtractor:
             elif ch in "[{":
                 self._state = _NESTED
                 self._depth = 1
-            elif ch in "-0123456789tfn":
+            elif ch in "-0123456789tfnIN":  # (Infinity, NaN: as Python's json writes them)
                 self._state = _SCALAR
             else:
                 self._fail(f"expected a value, got {ch!r}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Iterator
 from typing import Any
 
 from .._exceptions import UsageError
@@ -48,7 +48,7 @@ class IterableSource(Source):
         self.stats.note_tokens(1, item)
         return item
 
-    async def _stream(self) -> AsyncIterator[str]:
+    async def _stream(self) -> AsyncGenerator[str, None]:
         self.stats.request_start = time.monotonic()
         src = self._iterable
         if isinstance(src, AsyncIterable):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any, Literal
 
 import openai
@@ -199,7 +199,7 @@ class OpenAISource(Source):
         except openai.OpenAIError as exc:
             raise SourceConnectionError(f"request to {self.base_url} failed: {exc}") from exc
 
-    async def _stream(self) -> AsyncIterator[str]:
+    async def _stream(self) -> AsyncGenerator[str, None]:
         stats = self.stats
         stats.request_start = time.monotonic()
         fences = FenceExtractor(bare_code_fallback=self.bare_code_fallback) if self.mode == "fence" else None

@@ -16,7 +16,7 @@ import codecs
 import functools
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +121,7 @@ class ReplaySource(Source):
         """How many tokens the replay will send."""
         return sum(n for _, n in self._pieces)
 
-    async def _stream(self) -> AsyncIterator[str]:
+    async def _stream(self) -> AsyncGenerator[str, None]:
         start = time.monotonic()
         self.stats.request_start = start
         period = 0.0 if math.isinf(self.tps) else 1.0 / self.tps
@@ -132,7 +132,9 @@ class ReplaySource(Source):
             due = start + self.ttft + (sent + pieces[i][1]) * period
             now = time.monotonic()
             if due > now:
-                await asyncio.sleep(due - now)
+                await self._sleep(due - now)
+                if self._closed:
+                    return
                 now = time.monotonic()
             else:
                 await asyncio.sleep(0)
