@@ -23,6 +23,9 @@ are mapped onto the same ``Outcome`` the other backends return:
   call starts a fresh kernel and says so with ``fresh_session``.
 - ``aclose`` asks the kernel to shut down, kills its process group if that does not finish (or is
   cancelled) and always reaps it.
+
+The message-to-value mapping that needs no kernel (tracebacks, timestamps, the output bound)
+lives in ``_jupyter_msgs``.
 """
 
 from __future__ import annotations
@@ -31,10 +34,8 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import datetime as _dt
 import os
 import queue
-import re
 import shutil
 import signal
 import tempfile
@@ -44,11 +45,18 @@ from typing import Any, Literal
 
 from .._exceptions import BackendError, BackendUnavailableError, SessionDiedError
 from ._base import Backend, OutputCallback
-from ._outcome import ExecError, Outcome, OutputEvent, TracebackFrame
+from ._jupyter_msgs import (
+    Collected,
+    exec_error,
+    exit_code_of,
+    monotonic_offset,
+    one_line,
+    wall_seconds,
+)
+from ._outcome import ExecError, Outcome, OutputEvent
 
 __all__ = ["JupyterBackend"]
 
-PROGRAM_FILENAME = "<program>"
 _INLINE_MPL = "module://matplotlib_inline.backend_inline"
 # Languages whose kernels read '#' as a comment: their cells can be shifted to program lines.
 _HASH_COMMENT_LANGUAGES = frozenset({"python", "r", "julia"})
@@ -57,90 +65,8 @@ _PYTHON_SETUP = (
     "_eager_w.filterwarnings('ignore', message='To exit: use')\n"
     "del _eager_w\n"
 )
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_CELL_HEADER = re.compile(r"^\s*Cell In\[(\d+)\], line (\d+)(?:, in ([^\s(]+))?")
-_FILE_HEADER = re.compile(r"^\s*File (.+?):(\d+)(?:, in ([^\s(]+))?")
-_CONTEXT_LINE = re.compile(r"^(-*>)?\s*(\d+)(?: (.*))?$")
-_SYNTAX_FILE = re.compile(r"\((?:[^()]*\.py), line (\d+)\)$")
 _POLL_SLICE = 0.25  # seconds between liveness checks while a call runs
 _REPLY_IDLE_GRACE = 1.0  # wait this long for IOPub idle once the shell reply is in
-
-
-def _strip_ansi(text: str) -> str:
-    return _ANSI.sub("", text)
-
-
-def _monotonic_offset() -> float:
-    """``time.time() - time.monotonic()``, read tightly bracketed."""
-    best: tuple[float, float] | None = None
-    for _ in range(5):
-        m0 = time.monotonic()
-        wall = time.time()
-        m1 = time.monotonic()
-        if best is None or (m1 - m0) < best[0]:
-            best = (m1 - m0, wall - (m0 + m1) / 2)
-    assert best is not None
-    return best[1]
-
-
-def _wall_seconds(value: Any) -> float | None:
-    """A Jupyter timestamp (datetime or ISO string) as POSIX seconds, or None."""
-    if isinstance(value, _dt.datetime):
-        stamp = value
-    elif isinstance(value, str):
-        try:
-            stamp = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    else:
-        return None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=_dt.UTC)
-    return stamp.timestamp()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _exit_code(evalue: str) -> int:
-    """The status ``python file.py`` exits with for ``SystemExit(evalue)``."""
-    text = evalue.strip()
-    if text in ("", "None"):
-        return 0
-    try:
-        return int(text)
-    except ValueError:
-        return 1
-
-
-class _Collected:
-    """Everything one call's messages carried, with the output bound applied."""
-
-    def __init__(self, limit: int) -> None:
-        self.stdout: list[str] = []
-        self.stderr: list[str] = []
-        self.figures: list[str] = []
-        self.error: dict[str, Any] | None = None
-        self.exec_count: int | None = None
-        self.idle = False
-        self.truncated = False
-        self._room = limit
-        self._limit = limit
-
-    def add(self, kind: str, text: str) -> str:
-        """Keep ``text`` within the limit; return what was kept (may carry the marker)."""
-        if self.truncated:
-            return ""
-        if len(text) > self._room:
-            text = text[: self._room] + f"\n[eagerexec: output truncated after {self._limit} characters]\n"
-            self.truncated = True
-            self._room = 0
-        else:
-            self._room -= len(text)
-        (self.stdout if kind == "stdout" else self.stderr).append(text)
-        return text
 
 
 class JupyterBackend(Backend):
@@ -183,7 +109,7 @@ class JupyterBackend(Backend):
         self._runtime_dir: str | None = None
         self._workdir: Path | None = None
         self._own_workdir = False
-        self._offset = _monotonic_offset()
+        self._offset = monotonic_offset()
         self._dead = False
         self._calls = 0
         self._cell_first_line: dict[int, int] = {}
@@ -236,7 +162,7 @@ class JupyterBackend(Backend):
             await self._force_close()
             if isinstance(exc, Exception):
                 raise BackendUnavailableError(
-                    f"jupyter kernel {self.kernel_name!r} did not start: {_first_line(exc)}"
+                    f"jupyter kernel {self.kernel_name!r} did not start: {one_line(exc)}"
                 ) from exc
             raise
 
@@ -281,7 +207,7 @@ class JupyterBackend(Backend):
             await self._connect()
         except Exception as exc:
             raise SessionDiedError(
-                f"jupyter kernel {self.kernel_name!r} could not restart: {_first_line(exc)}"
+                f"jupyter kernel {self.kernel_name!r} could not restart: {one_line(exc)}"
             ) from exc
 
     async def _aclose(self) -> None:
@@ -338,7 +264,7 @@ class JupyterBackend(Backend):
         self._calls += 1
         for i, text in enumerate(source.splitlines()):
             self._program_lines[first_line + i] = text
-        col = _Collected(self.max_output)
+        col = Collected(self.max_output)
         sent_at = time.monotonic()
         msg_id: str = self._kc.execute(
             self._shift(source, first_line),
@@ -358,7 +284,7 @@ class JupyterBackend(Backend):
     async def _collect(
         self,
         msg_id: str,
-        col: _Collected,
+        col: Collected,
         first_line: int,
         sent_at: float,
         timeout: float | None,
@@ -396,10 +322,10 @@ class JupyterBackend(Backend):
             reply = await self._reply(msg_id, timeout=max(1.0, self.interrupt_grace))
         return self._finish(col, reply, first_line, sent_at, timed_out=timed_out, fresh=fresh)
 
-    def _handle(self, msg: dict[str, Any], col: _Collected, first_line: int) -> None:
+    def _handle(self, msg: dict[str, Any], col: Collected, first_line: int) -> None:
         kind = msg.get("msg_type")
         content = msg.get("content", {})
-        when = self._mono(_wall_seconds(msg.get("header", {}).get("date")), time.monotonic())
+        when = self._mono(wall_seconds(msg.get("header", {}).get("date")), time.monotonic())
         if kind == "status":
             col.idle = content.get("execution_state") == "idle"
         elif kind == "execute_input":
@@ -439,7 +365,7 @@ class JupyterBackend(Backend):
 
     def _finish(
         self,
-        col: _Collected,
+        col: Collected,
         reply: dict[str, Any] | None,
         first_line: int,
         sent_at: float,
@@ -452,8 +378,8 @@ class JupyterBackend(Backend):
         content: dict[str, Any] = {}
         if reply is not None:
             content = reply.get("content", {})
-            started_at = self._mono(_wall_seconds(reply.get("metadata", {}).get("started")), sent_at)
-            ended_at = self._mono(_wall_seconds(reply.get("header", {}).get("date")), now)
+            started_at = self._mono(wall_seconds(reply.get("metadata", {}).get("started")), sent_at)
+            ended_at = self._mono(wall_seconds(reply.get("header", {}).get("date")), now)
             if col.error is None and content.get("status") == "error":
                 col.error = content
         exit_code: int | None = None
@@ -461,9 +387,9 @@ class JupyterBackend(Backend):
         if col.error is not None:
             ename = str(col.error.get("ename", "Error"))
             if ename == "SystemExit":
-                exit_code = _exit_code(str(col.error.get("evalue", "")))
+                exit_code = exit_code_of(str(col.error.get("evalue", "")))
             if exit_code != 0:
-                error = self._exec_error(col.error)
+                error = exec_error(col.error, self._cell_first_line, self._program_lines)
         for payload in content.get("payload", []) or []:
             if isinstance(payload, dict) and payload.get("source") == "ask_exit" and exit_code is None:
                 exit_code = 0  # exit()/quit(): the program asked to stop
@@ -481,7 +407,7 @@ class JupyterBackend(Backend):
             extra={"execution_count": col.exec_count, "kernel": self.kernel_name},
         )
 
-    async def _after_stuck(self, col: _Collected, first_line: int, sent_at: float) -> Outcome:
+    async def _after_stuck(self, col: Collected, first_line: int, sent_at: float) -> Outcome:
         """The call ignored the interrupt: restart the kernel, the state is gone."""
         ended = time.monotonic()
         await self._restart()
@@ -501,7 +427,7 @@ class JupyterBackend(Backend):
             extra={"execution_count": col.exec_count, "kernel": self.kernel_name},
         )
 
-    async def _after_death(self, col: _Collected, first_line: int, sent_at: float, fresh: bool) -> Outcome:
+    async def _after_death(self, col: Collected, first_line: int, sent_at: float, fresh: bool) -> Outcome:
         """The kernel process died during the call: report it; the next call restarts."""
         ended = time.monotonic()
         self._dead = True
@@ -521,65 +447,6 @@ class JupyterBackend(Backend):
             truncated=col.truncated,
             extra={"execution_count": col.exec_count, "kernel": self.kernel_name},
         )
-
-    # -- errors -----------------------------------------------------------------------------
-    def _exec_error(self, content: dict[str, Any]) -> ExecError:
-        ename = str(content.get("ename", "Error"))
-        evalue = str(content.get("evalue", ""))
-        blocks = [_strip_ansi(str(b)) for b in content.get("traceback", []) or []]
-        frames: list[TracebackFrame] = []
-        cleaned: list[str] = []
-        line: int | None = None
-        for block in blocks:
-            lines = block.split("\n")
-            header = _CELL_HEADER.match(lines[0]) if lines else None
-            if header is not None:
-                count, lineno = int(header.group(1)), int(header.group(2))
-                shift = self._cell_first_line.get(count, 1)
-                kept = [lines[0]]
-                for text in lines[1:]:
-                    ctx = _CONTEXT_LINE.match(text)
-                    if ctx is not None and int(ctx.group(2)) < shift:
-                        continue  # our padding, not the program
-                    kept.append(text)
-                block = "\n".join(kept)
-                line = lineno
-                frames.append(
-                    TracebackFrame(
-                        filename=PROGRAM_FILENAME,
-                        line=lineno,
-                        name=header.group(3) or "<module>",
-                        source=self._program_lines.get(lineno),
-                    )
-                )
-            else:
-                fheader = _FILE_HEADER.match(lines[0]) if lines else None
-                if fheader is not None:
-                    frames.append(
-                        TracebackFrame(
-                            filename=fheader.group(1),
-                            line=int(fheader.group(2)),
-                            name=fheader.group(3) or "<module>",
-                        )
-                    )
-            cleaned.append(block)
-        message = evalue
-        if ename in ("SyntaxError", "IndentationError", "TabError"):
-            found = _SYNTAX_FILE.search(evalue)
-            if found is not None:
-                line = int(found.group(1)) if line is None else line
-                message = evalue[: found.start()] + f"({PROGRAM_FILENAME}, line {found.group(1)})"
-            frames = []
-        line_text = self._program_lines.get(line) if line is not None else None
-        return ExecError(
-            type=ename,
-            message=message,
-            traceback="\n".join(cleaned).rstrip("\n") + "\n" if cleaned else "",
-            line=line,
-            line_text=line_text.strip() if line_text is not None else None,
-            frames=tuple(frames),
-        )
-
 
 def _kill_and_reap(km: Any) -> None:
     """Kill the kernel's process group if it is still there, and reap it (synchronous)."""

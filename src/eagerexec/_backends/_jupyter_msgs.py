@@ -1,0 +1,182 @@
+"""Jupyter messages -> eagerexec values: the pure half of the jupyter backend.
+
+The kernel's ``error`` content becomes an ``ExecError``: ANSI codes are stripped, the
+``Cell In[n], line k`` / ``File path:line`` headers of IPython's traceback become frames, and the
+context lines of the padding the backend puts in front of each cell (so that cell lines are
+program lines) are dropped. Timestamps, ``SystemExit`` values and the bounded output buffer of one
+call live here too. No I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import time
+from typing import Any
+
+from ._outcome import ExecError, TracebackFrame
+
+__all__ = [
+    "PROGRAM_FILENAME",
+    "Collected",
+    "exec_error",
+    "exit_code_of",
+    "monotonic_offset",
+    "one_line",
+    "strip_ansi",
+    "wall_seconds",
+]
+
+PROGRAM_FILENAME = "<program>"
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_CELL_HEADER = re.compile(r"^\s*Cell In\[(\d+)\], line (\d+)(?:, in ([^\s(]+))?")
+_FILE_HEADER = re.compile(r"^\s*File (.+?):(\d+)(?:, in ([^\s(]+))?")
+_CONTEXT_LINE = re.compile(r"^(-*>)?\s*(\d+)(?: (.*))?$")
+_SYNTAX_FILE = re.compile(r"\((?:[^()]*\.py), line (\d+)\)$")
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def monotonic_offset() -> float:
+    """``time.time() - time.monotonic()``, read tightly bracketed."""
+    best: tuple[float, float] | None = None
+    for _ in range(5):
+        m0 = time.monotonic()
+        wall = time.time()
+        m1 = time.monotonic()
+        if best is None or (m1 - m0) < best[0]:
+            best = (m1 - m0, wall - (m0 + m1) / 2)
+    assert best is not None
+    return best[1]
+
+
+def wall_seconds(value: Any) -> float | None:
+    """A Jupyter timestamp (datetime or ISO string) as POSIX seconds, or None."""
+    if isinstance(value, _dt.datetime):
+        stamp = value
+    elif isinstance(value, str):
+        try:
+            stamp = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=_dt.UTC)
+    return stamp.timestamp()
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def exit_code_of(evalue: str) -> int:
+    """The status ``python file.py`` exits with for ``SystemExit(evalue)``."""
+    text = evalue.strip()
+    if text in ("", "None"):
+        return 0
+    try:
+        return int(text)
+    except ValueError:
+        return 1
+
+
+class Collected:
+    """Everything one call's messages carried, with the output bound applied."""
+
+    def __init__(self, limit: int) -> None:
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        self.figures: list[str] = []
+        self.error: dict[str, Any] | None = None
+        self.exec_count: int | None = None
+        self.idle = False
+        self.truncated = False
+        self._room = limit
+        self._limit = limit
+
+    def add(self, kind: str, text: str) -> str:
+        """Keep ``text`` within the limit; return what was kept (may carry the marker)."""
+        if self.truncated:
+            return ""
+        if len(text) > self._room:
+            text = text[: self._room] + f"\n[eagerexec: output truncated after {self._limit} characters]\n"
+            self.truncated = True
+            self._room = 0
+        else:
+            self._room -= len(text)
+        (self.stdout if kind == "stdout" else self.stderr).append(text)
+        return text
+
+
+def exec_error(
+    content: dict[str, Any], cell_first_line: dict[int, int], program_lines: dict[int, str]
+) -> ExecError:
+    """An ``error`` message/reply as an ``ExecError`` in whole-program coordinates.
+
+    Args:
+        content: the message content (``ename``, ``evalue``, ``traceback``).
+        cell_first_line: execution count -> the program line the cell's source starts at.
+        program_lines: program line -> its text, for every line run so far.
+
+    Returns:
+        The error; the traceback is stripped of ANSI codes and of the cells' padding lines.
+    """
+    ename = str(content.get("ename", "Error"))
+    evalue = str(content.get("evalue", ""))
+    blocks = [strip_ansi(str(b)) for b in content.get("traceback", []) or []]
+    frames: list[TracebackFrame] = []
+    cleaned: list[str] = []
+    line: int | None = None
+    for block in blocks:
+        lines = block.split("\n")
+        header = _CELL_HEADER.match(lines[0]) if lines else None
+        if header is not None:
+            count, lineno = int(header.group(1)), int(header.group(2))
+            shift = cell_first_line.get(count, 1)
+            kept = [lines[0]]
+            for text in lines[1:]:
+                ctx = _CONTEXT_LINE.match(text)
+                if ctx is not None and int(ctx.group(2)) < shift:
+                    continue  # our padding, not the program
+                kept.append(text)
+            block = "\n".join(kept)
+            line = lineno
+            frames.append(
+                TracebackFrame(
+                    filename=PROGRAM_FILENAME,
+                    line=lineno,
+                    name=header.group(3) or "<module>",
+                    source=program_lines.get(lineno),
+                )
+            )
+        else:
+            fheader = _FILE_HEADER.match(lines[0]) if lines else None
+            if fheader is not None:
+                frames.append(
+                    TracebackFrame(
+                        filename=fheader.group(1),
+                        line=int(fheader.group(2)),
+                        name=fheader.group(3) or "<module>",
+                    )
+                )
+        cleaned.append(block)
+    message = evalue
+    if ename in ("SyntaxError", "IndentationError", "TabError"):
+        found = _SYNTAX_FILE.search(evalue)
+        if found is not None:
+            line = int(found.group(1)) if line is None else line
+            message = evalue[: found.start()] + f"({PROGRAM_FILENAME}, line {found.group(1)})"
+        frames = []
+    line_text = program_lines.get(line) if line is not None else None
+    return ExecError(
+        type=ename,
+        message=message,
+        traceback="\n".join(cleaned).rstrip("\n") + "\n" if cleaned else "",
+        line=line,
+        line_text=line_text.strip() if line_text is not None else None,
+        frames=tuple(frames),
+    )
