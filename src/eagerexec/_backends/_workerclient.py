@@ -200,6 +200,7 @@ class WorkerBackend(Backend):
         self._dead = False
         self._fresh_next = False
         self._kill_reason: str | None = None
+        self._stale: asyncio.Future[dict[str, Any] | None] | None = None
         self._exited: asyncio.Event | None = None
         self._out = _Collector("stdout", max_output, self.emit)
         self._err = _Collector("stderr", max_output, self.emit)
@@ -425,7 +426,27 @@ class WorkerBackend(Backend):
     async def _interrupt(self) -> None:
         self._send_interrupt(self._call_id)
 
+    async def _finish_cancelled(self) -> None:
+        """Let a cancelled call end (it was interrupted) so its output and reply stay out of the
+        next call; kill the worker if it ignores the interrupt."""
+        stale, self._stale = self._stale, None
+        proc = self._proc
+        if stale is None or proc is None or self._dead:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(stale), self.grace)
+        except TimeoutError:
+            self._kill(proc)
+            if self._exited is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._exited.wait(), 10)
+            self._fresh_next = True
+        self._drain(proc.stdout, self._out)
+        self._drain(proc.stderr, self._err)
+
     async def _execute(self, source: str, *, first_line: int, timeout: float | None) -> Outcome:
+        if self._stale is not None:
+            await self._finish_cancelled()
         fresh = self._fresh_next
         if self._dead or self._proc is None:
             if self._proc is not None:
@@ -451,6 +472,8 @@ class WorkerBackend(Backend):
             reply = await pending
         except asyncio.CancelledError:
             self._send_interrupt(call_id)
+            # awaiting ``pending`` cancelled it: track the call's reply with a fresh future
+            self._stale = self._pending = loop.create_future()
             raise
         finally:
             if timer is not None:

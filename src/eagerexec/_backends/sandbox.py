@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -145,6 +146,10 @@ class SandboxBackend(WorkerBackend):
         self.ro_paths = [os.path.abspath(p) for p in ro_paths]
         self.extra_env = dict(env or {})
         self.uid = uid if os.getuid() == 0 else None
+        found = shutil.which(self.python)
+        if found is None:
+            raise BackendUnavailableError(f"sandbox: no interpreter {self.python!r}")
+        self.python = os.path.abspath(found)
         self._bwrap = _bwrap()
 
     def _prepare_workdir(self, workdir: Path) -> None:
