@@ -49,3 +49,11 @@ print(f"Best: alpha={best['alpha']}, degree={int(best['degree'])}, mse={best['ms
 # Step 4: MSE table
 table = results.pivot(index="degree", columns="alpha", values="mse")
 print(table.round(2))
+
+# Step 5: Refit the best configuration on all data and inspect the coefficients
+degree, alpha = int(best["degree"]), best["alpha"]
+X_full = np.vander(x, degree + 1)
+weights = ridge_fit(X_full, y, alpha)
+print("Coefficients (highest power first):", np.round(weights, 3))
+residuals = y - X_full @ weights
+print(f"Training RMSE: {np.sqrt(np.mean(residuals**2)):.3f}")

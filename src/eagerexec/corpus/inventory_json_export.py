@@ -1,4 +1,4 @@
-# expect: error TypeError line 44
+# expect: error TypeError line 37
 # Warehouse inventory report: compute stock levels per category from simulated stock
 # movements and export a JSON summary for the dashboard team.
 import json
@@ -26,23 +26,23 @@ stock = stock.merge(pd.read_csv("catalog.csv"), on="sku")
 stock["value"] = stock["on_hand"] * stock["unit_cost"]
 print(stock.sort_values("value", ascending=False).head())
 
-# Step 3: Category summary
-summary = stock.groupby("category").agg(
-    skus=("sku", "count"), units=("on_hand", "sum"), value=("value", "sum")
-)
-print("\nStock by category:")
-print(summary.round(2))
-
-# Step 4: Export the dashboard JSON
+# Step 3: Export the dashboard JSON
 report = {
     "total_units": stock["on_hand"].sum(),
     "total_value": round(stock["value"].sum(), 2),
-    "categories": summary.index.tolist(),
+    "categories": sorted(stock["category"].unique().tolist()),
     "low_stock_skus": stock.loc[stock["on_hand"] < 100, "sku"].tolist()[:20],
 }
 with open("inventory_report.json", "w") as fh:
     json.dump(report, fh, indent=2)
 print("Report written to inventory_report.json")
+
+# Step 4: Category summary
+summary = stock.groupby("category").agg(
+    skus=("sku", "count"), units=("on_hand", "sum"), value=("value", "sum")
+)
+print("\nStock by category:")
+print(summary.round(2))
 
 # Step 5: Reorder list
 reorder = stock[stock["on_hand"] < 150].sort_values("on_hand")
