@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import statistics
 import sys
@@ -28,6 +29,10 @@ from eagerexec._exceptions import BackendUnavailableError
 FACTORIES: dict[str, Callable[[], Backend]] = {
     "local": lambda: open_backend("local"),
     "sandbox": lambda: open_backend("sandbox"),
+    # The offline image scripts/build-docker-image.sh builds; $EAGEREXEC_DOCKER_IMAGE overrides.
+    "docker": lambda: open_backend(
+        "docker", image=os.environ.get("EAGEREXEC_DOCKER_IMAGE", "eagerexec/python:bookworm")
+    ),
 }
 
 
