@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from eagerexec import BackendUnavailableError, open_backend
+from eagerexec import BackendError, BackendUnavailableError, open_backend
 from eagerexec._backends._outcome import OutputEvent
 from eagerexec._backends.docker import LABEL, DockerBackend
 
@@ -122,8 +122,8 @@ def test_session_state_output_errors_timeouts(tmp_path: Path) -> None:
         assert exited.exit_code == 4 and exited.survived
 
     b = in_session(body, workdir=tmp_path, on_output=events.append)
-    assert any(e.kind == "stdout" and "out 20" in e.data for e in events)
-    assert any(e.kind == "stderr" and "err" in e.data for e in events)
+    streamed = {kind: "".join(e.data for e in events if e.kind == kind) for kind in ("stdout", "stderr")}
+    assert streamed["stdout"].startswith("out 20\n21 True\n") and streamed["stderr"].startswith("err\n")
     assert leftovers(b.session_id) == []
 
 
@@ -168,6 +168,30 @@ def test_escapes_fail(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     finally:
         server.close()
         host_file.unlink()
+
+
+@needs_docker
+def test_runs_as_another_user_when_asked() -> None:
+    async def body(b: DockerBackend) -> None:
+        who = await b.execute("import os\nprint(os.getuid(), os.getgid())\nopen('made.txt', 'w').write('x')\n")
+        assert who.ok and who.stdout == "65534 65534\n"
+        assert b.workdir is not None and (b.workdir / "made.txt").stat().st_uid == 65534
+
+    in_session(body, user="65534:65534")
+
+
+@needs_docker
+def test_broken_image_fails_to_start_cleanly() -> None:
+    backend = open_backend("docker", image=IMAGE, python="/no/such/python")
+    assert isinstance(backend, DockerBackend)
+
+    async def main() -> None:
+        async with backend:
+            pass
+
+    with pytest.raises(BackendError, match="cannot start the worker"):
+        run(main())
+    assert leftovers(backend.session_id) == []
 
 
 @needs_docker

@@ -206,6 +206,7 @@ class DockerBackend(WorkerBackend):
         except docker.errors.DockerException as exc:
             client.close()
             raise BackendUnavailableError(f"docker: cannot inspect image {self.image!r}: {exc}") from exc
+        _sweep(client)
         return client
 
     async def _shutdown(self) -> None:
@@ -299,6 +300,11 @@ class DockerBackend(WorkerBackend):
             pid = int(container.attrs["State"]["Pid"])
             if pid <= 0:
                 raise OSError(f"the container exited at once (status {container.attrs['State'].get('ExitCode')})")
+            if not _in_container(pid, container.id):
+                raise BackendUnavailableError(
+                    "docker: the engine's processes are not visible here; the docker backend needs an "
+                    "engine on this machine (same kernel and PID namespace)"
+                )
             process = _ContainerProcess(container, pid)
             # Read ends never block; write ends open once the worker holds the reading end.
             for fifo in ("stdout", "stderr", "out"):
@@ -309,8 +315,8 @@ class DockerBackend(WorkerBackend):
             said = _read_nonblocking(fds[1]) if len(fds) > 1 else ""
             for fd in fds:
                 os.close(fd)
-            with contextlib.suppress(Exception):
-                container.kill()
+            _remove(container)  # nobody may call aclose() after a failed start
+            self._to_remove.remove(container)
             cleanup_fifos()
             if isinstance(exc, OSError):
                 raise OSError(f"{exc}{said or _logs_tail(container)}") from exc
@@ -374,6 +380,14 @@ def _open_writer(path: Path, process: _ContainerProcess) -> int:
         delay = min(delay * 2, 0.05)
 
 
+def _in_container(pid: int, container_id: str) -> bool:
+    """True when host PID ``pid`` is a process of the container (its cgroup names the id)."""
+    try:
+        return container_id in Path(f"/proc/{pid}/cgroup").read_text()
+    except OSError:
+        return False
+
+
 def _read_nonblocking(fd: int) -> str:
     with contextlib.suppress(OSError):
         text = os.read(fd, 1 << 16).decode("utf-8", "replace").strip()
@@ -388,6 +402,15 @@ def _logs_tail(container: Any) -> str:
         if text:
             return f": {text.splitlines()[-1]}"
     return ""
+
+
+def _sweep(client: Any) -> None:
+    """Remove stopped containers of earlier sessions whose host process died without closing."""
+    with contextlib.suppress(Exception):
+        for container in client.containers.list(
+            all=True, filters={"label": "eagerexec.backend=docker", "status": "exited"}
+        ):
+            _remove(container)
 
 
 def _remove(container: Any) -> None:
