@@ -38,7 +38,14 @@ HEADER_RE = re.compile(
 )
 DIFFERENTIAL_RE = re.compile(r"^# differential: (?P<value>yes|no)$")
 ALLOWED_THIRD_PARTY = {"numpy", "pandas", "matplotlib"}
-NONDETERMINISTIC = ("datetime.now(", "date.today(", "time.time(", "time.perf_counter(", "uuid.uuid4(", "os.urandom(")
+NONDETERMINISTIC = (
+    "datetime.now(",
+    "date.today(",
+    "time.time(",
+    "time.perf_counter(",
+    "uuid.uuid4(",
+    "os.urandom(",
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -105,7 +112,11 @@ def _is_code_line(text: str, lineno: int) -> bool:
 
 
 def _exception_names() -> set[str]:
-    return {name for name, obj in vars(builtins).items() if isinstance(obj, type) and issubclass(obj, BaseException)}
+    return {
+        name
+        for name, obj in vars(builtins).items()
+        if isinstance(obj, type) and issubclass(obj, BaseException)
+    }
 
 
 # --- the header parser itself --------------------------------------------------------------
@@ -176,7 +187,7 @@ def test_program_is_small_and_deterministic(path: Path) -> None:
     assert 10 <= len(text.splitlines()) <= 60
     for call in NONDETERMINISTIC:
         assert call not in text, f"non-deterministic call {call}"
-    assert "open(\"/" not in text and "open('/" not in text, "absolute path"
+    assert 'open("/' not in text and "open('/" not in text, "absolute path"
 
 
 # --- corpus ------------------------------------------------------------------------------------
