@@ -116,6 +116,15 @@ def test_session_state_output_errors_timeouts(tmp_path: Path) -> None:
         slow = await b.execute("import time\ntime.sleep(60)\n", first_line=10, timeout=0.5)
         assert slow.timed_out and slow.survived
         assert slow.error is not None and slow.error.type == "KeyboardInterrupt"
+        task = asyncio.create_task(b.execute("time.sleep(60)", first_line=12))
+        for _ in range(100):  # until the call is running and sees it (bounded)
+            await asyncio.sleep(0.2)
+            await b.interrupt()
+            if task.done():
+                break
+        interrupted = await task
+        assert interrupted.error is not None and interrupted.error.type == "KeyboardInterrupt"
+        assert interrupted.survived and not interrupted.timed_out
         after = await b.execute("print(x, y)")
         assert after.ok and after.stdout == "21 1\n" and not after.fresh_session
         exited = await b.execute("raise SystemExit(4)")
