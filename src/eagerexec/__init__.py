@@ -26,6 +26,9 @@ from ._exceptions import (
     UnknownBackendError,
     UsageError,
 )
+from ._pipeline import Session, SessionPool, run, run_async
+from ._result import BatchTiming, ChunkTiming, Metrics, PipelineEvent, Result, RunError, StreamTiming
+from ._sources import IterableSource, OpenAISource, ReplaySource, Source, StreamStats, as_source
 
 __version__ = "0.1.0"
 
@@ -33,23 +36,40 @@ __all__ = [
     "Backend",
     "BackendError",
     "BackendUnavailableError",
+    "BatchTiming",
     "BenchError",
     "Chunk",
     "ChunkKind",
+    "ChunkTiming",
     "Chunker",
     "EagerError",
     "ExecError",
+    "IterableSource",
+    "Metrics",
     "NoCodeError",
+    "OpenAISource",
     "Outcome",
     "OutputEvent",
+    "PipelineEvent",
+    "ReplaySource",
+    "Result",
+    "RunError",
+    "Session",
     "SessionDiedError",
+    "SessionPool",
+    "Source",
     "SourceConnectionError",
     "SourceError",
     "StreamInterruptedError",
+    "StreamStats",
+    "StreamTiming",
     "SyntaxErrorInfo",
     "TracebackFrame",
     "UnknownBackendError",
     "UsageError",
     "__version__",
+    "as_source",
     "open_backend",
+    "run",
+    "run_async",
 ]
