@@ -20,17 +20,44 @@ def make_result(mode: str = "eager", *, fail: bool = False, n: int = 6) -> Resul
     for i in range(n):
         ready = 0.2 + (i + 1) * (1.0 / n)
         chunks.append(
-            ChunkTiming(index=i, start_line=i + 1, end_line=i + 1, kind="statement", tokens=10,
-                        generated_at=ready, ready_at=ready)
+            ChunkTiming(
+                index=i,
+                start_line=i + 1,
+                end_line=i + 1,
+                kind="statement",
+                tokens=10,
+                generated_at=ready,
+                ready_at=ready,
+            )
         )
     if mode == "serial":
-        batches.append(BatchTiming(index=0, chunks=tuple(range(n)), start=1.2, end=1.6,
-                                   exec_start=1.22, exec_end=1.59, setup=0.03, ok=not fail))
+        batches.append(
+            BatchTiming(
+                index=0,
+                chunks=tuple(range(n)),
+                start=1.2,
+                end=1.6,
+                exec_start=1.22,
+                exec_end=1.59,
+                setup=0.03,
+                ok=not fail,
+            )
+        )
     else:
         for i, c in enumerate(chunks):
             t = max(t, c.ready_at)
-            batches.append(BatchTiming(index=i, chunks=(i,), start=t, end=t + 0.08, exec_start=t + 0.005,
-                                       exec_end=t + 0.078, setup=0.007, ok=not (fail and i == n - 1)))
+            batches.append(
+                BatchTiming(
+                    index=i,
+                    chunks=(i,),
+                    start=t,
+                    end=t + 0.08,
+                    exec_start=t + 0.005,
+                    exec_end=t + 0.078,
+                    setup=0.007,
+                    ok=not (fail and i == n - 1),
+                )
+            )
             t += 0.08
     last = 1.2
     end = batches[-1].end
@@ -38,11 +65,18 @@ def make_result(mode: str = "eager", *, fail: bool = False, n: int = 6) -> Resul
     return Result(
         mode=mode,  # type: ignore[arg-type]
         code="\n".join(f"x{i} = {i}" for i in range(n)) + "\n",
-        stdout="", stderr="", figures=(),
+        stdout="",
+        stderr="",
+        figures=(),
         error=RunError(type="ZeroDivisionError", message="division by zero", line=n) if fail else None,
-        exit_code=None, stopped_early=False, chunks=tuple(chunks), batches=tuple(batches),
+        exit_code=None,
+        stopped_early=False,
+        chunks=tuple(chunks),
+        batches=tuple(batches),
         stream=StreamTiming(first_token=0.2, last_token=last, tokens=60),
-        metrics=Metrics(t_gen=last, ttft=0.2, nel=nel, e2el=last + nel), backend="local", tps=50.0,
+        metrics=Metrics(t_gen=last, ttft=0.2, nel=nel, e2el=last + nel),
+        backend="local",
+        tps=50.0,
     )
 
 
@@ -60,9 +94,19 @@ def test_failed_run_and_single_panel(tmp_path: Path) -> None:
 
 def test_run_without_chunks_or_batches(tmp_path: Path) -> None:
     empty = Result(
-        mode="eager", code="", stdout="", stderr="", figures=(), error=None, exit_code=None,
-        stopped_early=False, chunks=(), batches=(), stream=StreamTiming(),
-        metrics=Metrics(t_gen=0.0, ttft=0.0, nel=0.0, e2el=0.0), backend="local",
+        mode="eager",
+        code="",
+        stdout="",
+        stderr="",
+        figures=(),
+        error=None,
+        exit_code=None,
+        stopped_early=False,
+        chunks=(),
+        batches=(),
+        stream=StreamTiming(),
+        metrics=Metrics(t_gen=0.0, ttft=0.0, nel=0.0, e2el=0.0),
+        backend="local",
     )
     assert plot_timeline([empty], tmp_path / "e.png").read_bytes().startswith(PNG)
 

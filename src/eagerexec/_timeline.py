@@ -67,7 +67,11 @@ def _draw_run(ax: Any, result: Result) -> None:
         ax.broken_barh([(batch.start, width)], (exe_y - h / 2, h), facecolors=_SETUP, edgecolors="none")
         ex_w = max(batch.exec_end - batch.exec_start, span * 0.002)
         ax.broken_barh(
-            [(batch.exec_start, ex_w)], (exe_y - h / 2, h), facecolors=color, edgecolors="white", linewidth=0.4
+            [(batch.exec_start, ex_w)],
+            (exe_y - h / 2, h),
+            facecolors=color,
+            edgecolors="white",
+            linewidth=0.4,
         )
         label = _lines_label(result, batch.chunks)
         if label:
@@ -93,7 +97,9 @@ def _draw_run(ax: Any, result: Result) -> None:
             xytext=(last, yb),
             arrowprops={"arrowstyle": "|-|", "color": _NEL, "linewidth": 1.3, "mutation_scale": 3},
         )
-        ax.text((last + end) / 2, yb - 0.12, f"NEL {m.nel:.3g}s", ha="center", va="top", fontsize=8, color=_NEL)
+        ax.text(
+            (last + end) / 2, yb - 0.12, f"NEL {m.nel:.3g}s", ha="center", va="top", fontsize=8, color=_NEL
+        )
     ax.axvline(last, color=_GEN, linestyle=":", linewidth=0.9)
     ax.axvline(m.e2el, color="#333", linestyle="--", linewidth=0.9)
     ax.text(

@@ -9,7 +9,10 @@ from __future__ import annotations
 import click
 
 from ._chunks import chunks_command
+from ._demo import demo_command
 from ._model import model_command
+from ._replay import replay_command
+from ._run import run_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,5 +23,8 @@ def main() -> None:
 
 main.add_command(chunks_command)
 main.add_command(model_command)
+main.add_command(demo_command)
+main.add_command(replay_command)
+main.add_command(run_command)
 
 __all__ = ["main"]
