@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from ._bench import bench_command
 from ._chunks import chunks_command
 from ._demo import demo_command
 from ._model import model_command
@@ -21,6 +22,7 @@ def main() -> None:
     """Execute LLM-generated Python while the model is still streaming it."""
 
 
+main.add_command(bench_command)
 main.add_command(chunks_command)
 main.add_command(model_command)
 main.add_command(demo_command)

@@ -1,0 +1,107 @@
+"""What the harness runs: ``Program`` values, and the corpus names that produce them.
+
+Strategy: a corpus spec is resolved once, up front, into a list of ``Program`` (name, code,
+data files as bytes, expected outcome). ``bundled`` is the package's own corpus, a directory is
+every ``*.py`` in it (sorted), and ``loader:path`` hands the path to one of the public-benchmark
+loaders in ``_loaders``. Data files are held as bytes so that a program can be shipped to another
+machine (Ray) and materialised in a fresh working directory there.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._exceptions import BenchError
+
+__all__ = ["Program", "load_corpus", "parse_expect", "programs_from_dir"]
+
+_EXPECT = re.compile(r"^#\s*expect:\s*(ok|error\s+(\w+)(?:\s+line\s+(\d+))?)\s*$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Program:
+    """One program of a corpus.
+
+    Attributes:
+        name: unique within its corpus (file stem, or the benchmark's task id).
+        corpus: the corpus label used in reports (``bundled``, a directory name, ``dabench``...).
+        code: the Python source that is replayed as a token stream.
+        files: data files to place in the run's working directory, ``(relative path, bytes)``.
+        expect: ``ok``, ``error <Type>`` or ``""`` when unknown.
+    """
+
+    name: str
+    corpus: str
+    code: str
+    files: tuple[tuple[str, bytes], ...] = ()
+    expect: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        """A picklable/JSON-able form (file bytes as latin-1 text is avoided: bytes kept)."""
+        return {"name": self.name, "corpus": self.corpus, "code": self.code, "expect": self.expect}
+
+
+def parse_expect(code: str) -> str:
+    """The ``# expect:`` header of a corpus file: ``ok``, ``error <Type>``, or ``""``."""
+    for line in code.splitlines()[:3]:
+        m = _EXPECT.match(line.strip())
+        if m:
+            return "ok" if m.group(1) == "ok" else f"error {m.group(2)}"
+    return ""
+
+
+def programs_from_dir(directory: Path, corpus: str) -> list[Program]:
+    """Every ``*.py`` file of ``directory`` (not recursive), sorted by name.
+
+    Raises:
+        BenchError: the directory holds no ``.py`` file or a file cannot be read.
+    """
+    files = sorted(p for p in directory.glob("*.py") if p.is_file() and p.name != "__init__.py")
+    if not files:
+        raise BenchError(f"corpus {directory}: no .py files")
+    out = []
+    for path in files:
+        try:
+            code = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BenchError(f"corpus {directory}: cannot read {path.name}: {exc}") from exc
+        out.append(Program(name=path.stem, corpus=corpus, code=code, expect=parse_expect(code)))
+    return out
+
+
+def _bundled_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "corpus"
+
+
+def load_corpus(spec: str, *, download: bool = False) -> list[Program]:
+    """Resolve a corpus name into programs.
+
+    Args:
+        spec: ``bundled``; a directory of ``.py`` files; or ``loader:path`` with loader one of
+            ``pandasplotbench``, ``dabench``, ``dsbench``, ``gitchameleon``.
+        download: let a loader fetch its published files into ``path`` when they are missing.
+
+    Returns:
+        The programs, in a stable order.
+
+    Raises:
+        BenchError: the corpus does not exist, is empty, or a benchmark file is malformed.
+    """
+    from ._loaders import LOADERS
+
+    if spec == "bundled":
+        return programs_from_dir(_bundled_dir(), "bundled")
+    name, sep, rest = spec.partition(":")
+    if sep and name in LOADERS:
+        return LOADERS[name](Path(rest), download=download)
+    if sep and len(name) > 1 and not Path(spec).exists():
+        known = ", ".join(sorted(LOADERS))
+        raise BenchError(f"corpus {spec}: unknown loader {name!r} (known: {known})")
+    path = Path(spec)
+    if not path.exists():
+        raise BenchError(f"corpus {spec}: no such directory")
+    if not path.is_dir():
+        raise BenchError(f"corpus {spec}: not a directory")
+    return programs_from_dir(path, path.name or str(path))
