@@ -1,0 +1,128 @@
+"""Tests for the repair loop (eagerexec._repair): partial continuation and full rewrite."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+
+import pytest
+
+from eagerexec import UsageError
+from eagerexec._pipeline import Session
+from eagerexec._repair import failing_cut, repair_messages, repair_run
+from eagerexec._sources import Source, as_source
+
+
+class Scripted:
+    """make_source that plays programs in order and records each conversation."""
+
+    def __init__(self, *programs: str) -> None:
+        self.programs = list(programs)
+        self.seen: list[list[dict[str, str]]] = []
+
+    def __call__(self, messages: Sequence[Mapping[str, str]]) -> Source:
+        self.seen.append([dict(m) for m in messages])
+        return as_source(self.programs.pop(0))
+
+
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+FIRST = (
+    "import math\nr = 3\narea = math.pi * r ** 2\nprint(round(area, 2))\nside = area / nothing\nprint(side)\n"
+)
+
+
+def test_partial_repair_keeps_session_state() -> None:
+    src = Scripted(FIRST, "nothing = 2\nside = area / nothing\nprint(round(side, 2))\n")
+
+    async def go():  # type: ignore[no-untyped-def]
+        async with Session("local") as s:
+            return await repair_run(s, src, "compute", attempts=3)
+
+    rep = run(go())
+    assert rep.ok and rep.repairs == 1 and len(rep.attempts) == 2
+    assert rep.attempts[0].error is not None and rep.attempts[0].error.type == "NameError"
+    assert rep.final.stdout == "14.14\n"  # `area` survived from the first attempt
+    assert rep.code.startswith(
+        "import math\nr = 3\narea = math.pi * r ** 2\nprint(round(area, 2))\nnothing = 2\n"
+    )
+    convo = src.seen[1]
+    assert convo[0] == {"role": "user", "content": "compute"}
+    assert "side = area / nothing" in convo[1]["content"]
+    assert "print(side)" not in convo[1]["content"]
+    assert "line 5" in convo[2]["content"] and "NameError" in convo[2]["content"]
+
+
+def test_partial_repair_gives_up_after_attempts() -> None:
+    src = Scripted("x = 1\ny = x / 0\n", "y = x / 0\n", "y = x / 0\n")
+
+    async def go():  # type: ignore[no-untyped-def]
+        async with Session("local") as s:
+            return await repair_run(s, src, "p", attempts=2)
+
+    rep = run(go())
+    assert not rep.ok and rep.repairs == 2 and len(src.seen) == 3
+    # Second repair: the conversation shows everything kept so far plus the new failing line.
+    assert src.seen[2][1]["content"].count("x = 1") == 1
+    assert "line 2" in src.seen[2][2]["content"]
+
+
+def test_full_repair_uses_fresh_session() -> None:
+    src = Scripted("a = 5\nprint(a / b)\n", "print(a)\n", "a = 5\nb = 1\nprint(a / b)\n")
+
+    async def go():  # type: ignore[no-untyped-def]
+        async with Session("local") as s:
+            return await repair_run(
+                s, src, "p", attempts=3, strategy="full", new_session=lambda: Session("local")
+            )
+
+    rep = run(go())
+    # The second program relied on `a` from the first session: a fresh session does not have it.
+    assert rep.attempts[1].error is not None and rep.attempts[1].error.type == "NameError"
+    assert rep.ok and rep.repairs == 2 and rep.final.stdout == "5.0\n"
+    assert rep.code == "a = 5\nb = 1\nprint(a / b)\n"
+    assert (
+        "print(a / b)" in src.seen[1][1]["content"] and "whole corrected program" in src.seen[1][2]["content"]
+    )
+
+
+def test_no_error_means_no_repair() -> None:
+    src = Scripted("print('fine')\n")
+
+    async def go():  # type: ignore[no-untyped-def]
+        async with Session("local") as s:
+            return await repair_run(s, src, "p", attempts=2)
+
+    rep = run(go())
+    assert rep.ok and rep.repairs == 0 and len(src.seen) == 1
+    assert rep.to_dict()["attempts"][0]["stdout"] == "fine\n"
+
+
+def test_bad_arguments() -> None:
+    async def go(**kw):  # type: ignore[no-untyped-def]
+        async with Session("local") as s:
+            return await repair_run(s, Scripted("x=1\n"), "p", **kw)
+
+    with pytest.raises(UsageError):
+        run(go(attempts=-1))
+    with pytest.raises(UsageError):
+        run(go(attempts=1, strategy="full"))
+    with pytest.raises(UsageError):
+        run(go(attempts=1, strategy="sideways"))
+
+
+def test_failing_cut_inside_function_points_at_the_call() -> None:
+    program = "def f(v):\n    return 1 / v\n\nx = 3\nprint(f(0))\n"
+
+    async def go():  # type: ignore[no-untyped-def]
+        async with Session("local", mode="serial") as s:
+            return await s.run(program)
+
+    result = run(go())
+    assert result.error is not None
+    assert failing_cut(result) == 5
+    messages, kept = repair_messages("p", result, "partial")
+    assert kept == "def f(v):\n    return 1 / v\n\nx = 3\n"
+    assert "from line 5 on" in messages[-1]["content"]
