@@ -27,8 +27,10 @@ from ._exceptions import (
     UsageError,
 )
 from ._pipeline import Session, SessionPool, run, run_async
+from ._repair import RepairReport, repair_run
 from ._result import BatchTiming, ChunkTiming, Metrics, PipelineEvent, Result, RunError, StreamTiming
 from ._sources import IterableSource, OpenAISource, ReplaySource, Source, StreamStats, as_source
+from ._timeline import plot_timeline
 
 __version__ = "0.1.0"
 
@@ -51,6 +53,7 @@ __all__ = [
     "Outcome",
     "OutputEvent",
     "PipelineEvent",
+    "RepairReport",
     "ReplaySource",
     "Result",
     "RunError",
@@ -70,6 +73,8 @@ __all__ = [
     "__version__",
     "as_source",
     "open_backend",
+    "plot_timeline",
+    "repair_run",
     "run",
     "run_async",
 ]
