@@ -70,7 +70,11 @@ def test_stdout_stderr_and_repl_value_with_live_events() -> None:
     events: list[OutputEvent] = []
 
     async def body(b: JupyterBackend) -> Any:
-        return await b.execute("import sys\nprint('out')\nprint('err', file=sys.stderr)\n6 * 7")
+        # a bare expression is not echoed (program semantics, as under `python file.py`);
+        # an explicit display() still is
+        return await b.execute(
+            "import sys\nprint('out')\nprint('err', file=sys.stderr)\n6 * 7\nfrom IPython.display import display\ndisplay(42)"
+        )
 
     outcome = run(body, on_output=events.append)
     assert outcome.ok

@@ -160,6 +160,7 @@ class Worker:
         self.flags = 0
         self.lines = []
         self.nfig = 0
+        self.saved_figs = set()
         self.pid = os.getpid()
         self.main_ident = threading.get_ident()
         self.buf = bytearray()
@@ -391,14 +392,20 @@ class Worker:
                 return paths
             os.makedirs(self.figdir, exist_ok=True)
             for num in nums:
+                # Figures stay open (the program may use them later, as it would under
+                # `python file.py`); only those changed since they were last saved are saved.
+                fig = plt.figure(num)
+                if not getattr(fig, "stale", True) and num in self.saved_figs:
+                    continue
                 self.nfig += 1
                 path = os.path.join(self.figdir, "figure-%d.png" % self.nfig)
                 try:
-                    plt.figure(num).savefig(path, format="png")
+                    fig.savefig(path, format="png")
+                    fig.stale = False
+                    self.saved_figs.add(num)
                     paths.append(path)
                 except Exception:
                     pass
-            plt.close("all")
         except Exception:
             pass
         return paths

@@ -64,6 +64,8 @@ _PYTHON_SETUP = (
     "import warnings as _eager_w\n"
     "_eager_w.filterwarnings('ignore', message='To exit: use')\n"
     "del _eager_w\n"
+    # program semantics, as under `python file.py`: expression statements are not echoed
+    "get_ipython().ast_node_interactivity = 'none'\n"
 )
 _POLL_SLICE = 0.25  # seconds between liveness checks while a call runs
 _REPLY_IDLE_GRACE = 1.0  # wait this long for IOPub idle once the shell reply is in
