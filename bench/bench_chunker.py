@@ -196,7 +196,9 @@ def machine() -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--files", default=",".join(DEFAULT_FILES), help="stdlib-relative paths, comma-separated")
+    parser.add_argument(
+        "--files", default=",".join(DEFAULT_FILES), help="stdlib-relative paths, comma-separated"
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--naive-tokens", type=int, default=3000)
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON ('-' for stdout only)")
@@ -246,7 +248,9 @@ def main() -> None:
     print()
     meds = {Path(r["file"]).name: r["chunker"]["detection"]["median_us"] for r in rows}
     if "argparse.py" in meds and "decoder.py" in meds:
-        print(f"growth check: argparse.py / json/decoder.py detection median = {meds['argparse.py'] / meds['decoder.py']:.2f}x")
+        print(
+            f"growth check: argparse.py / json/decoder.py detection median = {meds['argparse.py'] / meds['decoder.py']:.2f}x"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
         print(f"JSON written to {args.json}")
