@@ -289,3 +289,11 @@ def test_pinning_is_recorded_and_restored(tmp_path: Path) -> None:
     assert os.sched_getaffinity(0) == before
     recs = load_runs(tmp_path / "o" / "runs.jsonl")[0]
     assert all(r["cpus"] == sorted(before)[:1] for r in recs)
+
+
+def test_limit_keeps_the_first_programs_of_each_corpus(tmp_path: Path) -> None:
+    progs = [Program(name=f"p{i}", corpus=c, code="print(1)\n") for c in ("a", "b") for i in range(3)]
+    ran: list[str] = []
+    summary = run_sweep(progs, _cfg(tmp_path / "o", limit=1), on_pair=lambda spec, recs: ran.append(spec.key))
+    assert summary.executed == 2
+    assert sorted(ran) == ["a/p0/local/500/0", "b/p0/local/500/0"]

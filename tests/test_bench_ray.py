@@ -53,3 +53,15 @@ def test_ray_sweep_streams_pairs_into_runs_and_report(tmp_path: Path) -> None:
     md = (out / "report.md").read_text()
     assert "| corpus | local | 500 | 1 |" in md.split("## Table 2")[0]
     assert "| corpus | local | 500 | 1 |" in md.split("## Table 2")[1]
+
+
+def test_a_failed_task_becomes_two_crash_records() -> None:
+    from eagerexec._bench._programs import Program
+    from eagerexec._bench._ray import _failed
+    from eagerexec._bench._runner import PairSpec
+
+    spec = PairSpec(program=Program(name="p", corpus="c", code="x = 1\n"), backend="local", tps=50.0, repeat=2)
+    recs = _failed(spec, RuntimeError("worker died\nlong traceback"))
+    assert [r["mode"] for r in recs] == ["serial", "eager"]
+    assert all(r["status"] == "crash" and r["error"]["message"] == "worker died" for r in recs)
+    assert all(r["repeat"] == 2 and r["tps"] == 50.0 for r in recs)

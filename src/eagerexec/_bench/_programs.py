@@ -38,10 +38,6 @@ class Program:
     files: tuple[tuple[str, bytes], ...] = ()
     expect: str = ""
 
-    def to_dict(self) -> dict[str, object]:
-        """A picklable/JSON-able form (file bytes as latin-1 text is avoided: bytes kept)."""
-        return {"name": self.name, "corpus": self.corpus, "code": self.code, "expect": self.expect}
-
 
 def parse_expect(code: str) -> str:
     """The ``# expect:`` header of a corpus file: ``ok``, ``error <Type>``, or ``""``."""

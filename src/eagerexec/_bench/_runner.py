@@ -15,6 +15,8 @@ would share cores and skew timings); ``--ray`` spreads them over a cluster inste
 CPU pinning: when the OS allows it (``os.sched_setaffinity``) the harness process pins itself to
 ``cpus_per_run`` CPUs of its current mask for the sweep; the backends' interpreter processes are
 its children and inherit the mask. The mask is restored afterwards and recorded in each record.
+With Ray, nothing is pinned: each task reserves ``cpus_per_run`` CPUs in Ray's scheduler, and
+the mask the worker had is recorded.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ class SweepConfig:
         repeats: pairs per (program, backend, tps).
         timeout: per-call timeout of the sessions, seconds (a hanging program is stopped).
         cpus_per_run: CPUs pinned (single machine) or reserved (Ray) per pair.
-        limit: run only the first N programs of each corpus.
+        limit: run only the first N programs of each corpus (by ``Program.corpus``).
         pin: pin the harness process (and so its backends) to ``cpus_per_run`` CPUs.
         progress: show a progress bar.
     """
@@ -374,6 +376,14 @@ def run_sweep(
     Returns:
         A ``SweepSummary``.
     """
+    if cfg.limit is not None:
+        seen: dict[str, int] = {}
+        kept = []
+        for prog in programs:
+            seen[prog.corpus] = seen.get(prog.corpus, 0) + 1
+            if seen[prog.corpus] <= cfg.limit:
+                kept.append(prog)
+        programs = kept
     runs_path = cfg.out / "runs.jsonl"
     existing, _bad = load_runs(runs_path)
     done = {run_key(r) for r in existing}

@@ -126,7 +126,7 @@ def bench_command(
             click.echo(f"eager bench: skipping corpus {spec}: {exc}", err=True)
             failed += 1
             continue
-        programs += progs[:limit] if limit else progs
+        programs += progs
     if not programs:
         _fail("no program to run")
     cfg = SweepConfig(
