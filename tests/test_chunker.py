@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import itertools
 
 import pytest
 from hypothesis import given, settings
@@ -33,7 +34,7 @@ def parse_case(marked: str) -> tuple[str, list[tuple[str, int, bool]]]:
             src.append(ch)
     text = "".join(src)
     cuts = [0, *boundaries, len(text)]
-    texts = [text[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
+    texts = [text[a:b] for a, b in itertools.pairwise(cuts)]
     texts = [t for t in texts if t] if texts[-1] == "" else texts
     assert len(texts) in (len(readies), len(readies) + 1), marked
     expected = []
@@ -57,7 +58,7 @@ def feed_all(text: str, pieces: list[str] | None = None) -> list[Chunk]:
 def splits(text: str, cuts: list[int]) -> list[str]:
     points = sorted({c % (len(text) + 1) for c in cuts})
     bounds = [0, *points, len(text)]
-    return [text[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [text[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def shape(chunks: list[Chunk]) -> list[tuple[str, int, bool]]:

@@ -8,9 +8,9 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from programs_util import Observed, programs, run_whole
 
 from eagerexec import BackendUnavailableError, Chunker, ChunkKind, open_backend
-from programs_util import Observed, programs, run_whole
 
 BACKENDS = ["local", "sandbox", "jupyter", "docker"]
 

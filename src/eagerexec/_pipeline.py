@@ -559,6 +559,7 @@ class _Run:
             metrics=metrics,
             backend=backend.name if backend is not None else str(self.session._backend_spec),
             tps=tps,
+            extra={"t0_monotonic": self.t0, "stopped_at": self.stop_time},
         )
 
 
