@@ -20,6 +20,11 @@ __all__ = ["ChunkBuilder"]
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 _IMPORTS = (ast.Import, ast.ImportFrom)
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+# The first word of a chunk, after blank and comment-only lines; for 'async', the word after it.
+_FIRST_WORD = re.compile(
+    r"(?:[ \t\f]*(?:#[^\r\n]*)?(?:\r\n|\r|\n))*[ \t\f]*(@|[^\W\d]\w*)"
+    r"(?:(?<=async)[ \t\f]+(def|for|with)\b)?"
+)
 
 
 def count_line_breaks(text: str) -> int:
@@ -39,6 +44,7 @@ class ChunkBuilder:
         self._body_seen = False  # a statement other than a docstring / future import ran
         self._string_lines: set[int] = set()
         self._underdents: list[int] = []
+        self._statements_seen = False
 
     def note_string_line(self, offset: int) -> None:
         """A physical line starting at ``offset`` begins inside a string: never dedent it."""
@@ -148,7 +154,12 @@ class ChunkBuilder:
         return "".join(out)
 
     def _compile(self, code: str, start_line: int, col_shift: int) -> tuple[ChunkKind, SyntaxErrorInfo | None]:
+        quick = _quick_kind(code)
         try:
+            if quick is not None:  # one compile() straight to bytecode: no AST objects at all
+                compile(code, self._filename, "exec", self._flags, dont_inherit=True)
+                self._body_seen = self._statements_seen = True
+                return quick, None
             tree = compile(
                 code, self._filename, "exec", self._flags | ast.PyCF_ONLY_AST, dont_inherit=True
             )
@@ -199,7 +210,33 @@ class ChunkBuilder:
         return ChunkKind.STATEMENT, None
 
     def _is_first_statement(self) -> bool:
-        return not getattr(self, "_statements_seen", False)
+        return not self._statements_seen
+
+
+def _quick_kind(code: str) -> ChunkKind | None:
+    """The kind of a chunk from its first word, when that alone settles it (else None).
+
+    A chunk holds one top-level statement (or a ``;``-joined line of them) and compiles as a
+    whole, so if it compiles: a chunk opening with ``def``/``class``/``async def``/``@`` is one
+    definition (a ``;`` after its colon belongs to its body); one opening with any other word
+    that does not start a string (``rb"..."``) is a statement that is neither an import nor a
+    docstring. A ``from __future__`` import later in such a chunk is a compile() error anyway.
+    Imports, strings, brackets and anything unusual take the AST path.
+    """
+    m = _FIRST_WORD.match(code)
+    if m is None:
+        return None
+    word = m.group(1)
+    if word == "@" or word == "def" or word == "class":
+        return ChunkKind.DEFINITION
+    if word == "async":
+        second = m.group(2)
+        if second is None:
+            return None
+        return ChunkKind.DEFINITION if second == "def" else ChunkKind.STATEMENT
+    if word == "import" or word == "from" or code[m.end(1) : m.end(1) + 1] in ("'", '"'):
+        return None
+    return ChunkKind.STATEMENT
 
 
 def _strip_columns(line: str, columns: int) -> str:
