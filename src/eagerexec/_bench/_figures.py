@@ -1,8 +1,8 @@
 """Figures of a sweep: the saving-vs-rate summary and per-pair timelines.
 
 Strategy: ``saving_vs_rate`` plots the Table 1 medians (E2EL solid, NEL dashed) against the
-replay rate, one colour per backend, with the interquartile range as error bars, pooled over
-corpora by taking the median of the cell medians. Per-pair timelines rebuild ``Result`` objects
+replay rate, one colour per backend, pooled over corpora by taking the median of the cell
+medians. Per-pair timelines rebuild ``Result`` objects
 from the JSON records and hand them to ``_timeline.plot_timeline`` (serial above eager), when
 that module is available. matplotlib runs on the Agg backend; nothing is shown.
 """
@@ -32,15 +32,21 @@ def saving_vs_rate(rows: Sequence[dict[str, Any]], path: Path) -> Path | None:
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     try:
-        for backend, by_rate in sorted(series.items()):
+        all_rates: set[float] = set()
+        for k, (backend, by_rate) in enumerate(sorted(series.items())):
             rates = sorted(by_rate)
+            all_rates.update(rates)
+            color = f"C{k % 10}"
             for idx, (label, style) in enumerate((("E2EL", "-o"), ("NEL", "--s"))):
                 ys: list[float] = []
                 for rate in rates:
                     vals = [x for v in by_rate[rate] if (x := v[idx]) is not None]
                     ys.append(statistics.median(vals) if vals else float("nan"))
-                ax.plot(rates, ys, style, label=f"{backend} {label}")
+                ax.plot(rates, ys, style, color=color, label=f"{backend} {label}")
         ax.set_xscale("log")
+        ticks = sorted(all_rates)
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.minorticks_off()
         ax.set_xlabel("generation rate (tokens/s)")
         ax.set_ylabel("saving vs serial (%)")
         ax.set_title("eager vs serial: median saving per rate")
