@@ -153,16 +153,16 @@ class ChunkBuilder:
                 out.append(_strip_columns(line, base_col))
         return "".join(out)
 
-    def _compile(self, code: str, start_line: int, col_shift: int) -> tuple[ChunkKind, SyntaxErrorInfo | None]:
+    def _compile(
+        self, code: str, start_line: int, col_shift: int
+    ) -> tuple[ChunkKind, SyntaxErrorInfo | None]:
         quick = _quick_kind(code)
         try:
             if quick is not None:  # one compile() straight to bytecode: no AST objects at all
                 compile(code, self._filename, "exec", self._flags, dont_inherit=True)
                 self._body_seen = self._statements_seen = True
                 return quick, None
-            tree = compile(
-                code, self._filename, "exec", self._flags | ast.PyCF_ONLY_AST, dont_inherit=True
-            )
+            tree = compile(code, self._filename, "exec", self._flags | ast.PyCF_ONLY_AST, dont_inherit=True)
             compile(tree, self._filename, "exec", self._flags, dont_inherit=True)
         except SyntaxError as exc:
             line = (exc.lineno or 1) + start_line - 1
@@ -199,7 +199,7 @@ class ChunkBuilder:
                 and isinstance(node, ast.Expr)
                 and isinstance(node.value, ast.Constant)
                 and isinstance(node.value.value, str)
-                and self._is_first_statement()
+                and not self._statements_seen
             ):
                 self._body_seen = True
             self._statements_seen = True
@@ -208,9 +208,6 @@ class ChunkBuilder:
         if body and all(isinstance(n, _DEFINITIONS) for n in body):
             return ChunkKind.DEFINITION, None
         return ChunkKind.STATEMENT, None
-
-    def _is_first_statement(self) -> bool:
-        return not self._statements_seen
 
 
 def _quick_kind(code: str) -> ChunkKind | None:
