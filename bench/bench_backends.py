@@ -29,6 +29,10 @@ from eagerexec._exceptions import BackendUnavailableError
 FACTORIES: dict[str, Callable[[], Backend]] = {
     "local": lambda: open_backend("local"),
     "sandbox": lambda: open_backend("sandbox"),
+    # The same backends with spinning off (both sides sleep in the kernel between messages):
+    # the baseline for the spin's effect, measured in the same run.
+    "local-nospin": lambda: open_backend("local", spin=0),
+    "sandbox-nospin": lambda: open_backend("sandbox", spin=0),
     # The offline image scripts/build-docker-image.sh builds; $EAGEREXEC_DOCKER_IMAGE overrides.
     "docker": lambda: open_backend(
         "docker", image=os.environ.get("EAGEREXEC_DOCKER_IMAGE", "eagerexec/python:bookworm")
@@ -78,13 +82,13 @@ async def main(argv: list[str] | None = None) -> int:
             results[name] = await measure(FACTORIES[name], args.n)
         except BackendUnavailableError as exc:
             results[name] = {"skipped": str(exc)}
-    print(f"{'backend':<10} {'median us':>10} {'p90 us':>10} {'cold start ms':>14}")
+    print(f"{'backend':<15} {'median us':>10} {'p90 us':>10} {'cold start ms':>14}")
     for name, row in results.items():
         if "skipped" in row:
-            print(f"{name:<10} skipped: {row['skipped']}")
+            print(f"{name:<15} skipped: {row['skipped']}")
         else:
             print(
-                f"{name:<10} {row['call_median_us']:>10.1f} {row['call_p90_us']:>10.1f} "
+                f"{name:<15} {row['call_median_us']:>10.1f} {row['call_p90_us']:>10.1f} "
                 f"{row['start_median_ms']:>14.1f}"
             )
     if args.json_path:

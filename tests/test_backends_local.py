@@ -19,6 +19,7 @@ from eagerexec._backends._base import open_backend
 from eagerexec._backends._outcome import OutputEvent
 from eagerexec._backends.local import LocalBackend
 from eagerexec._backends.sandbox import SandboxBackend
+from eagerexec._exceptions import UsageError
 
 PY38 = "/root/.pyenv/versions/3.8.18/bin/python3.8"
 BACKENDS = ["local", "sandbox"]
@@ -139,6 +140,30 @@ def test_timeout_interrupts_and_keeps_state(name: str) -> None:
         assert after.ok and after.stdout == "42\n" and not after.fresh_session
 
     in_session(name, body)
+
+
+@pytest.mark.parametrize("spin", [0.0, 0.05])
+def test_spin_settings_do_not_change_behaviour(name: str, spin: float) -> None:
+    """No spin (both sides block) and a long one (calls end inside it) give the same results."""
+
+    async def body(b: Any) -> None:
+        assert (await b.execute("x = 1\n")).ok
+        out = await b.execute("print(x + 1)\nimport sys\nprint('e', file=sys.stderr)\n", first_line=2)
+        assert (out.stdout, out.stderr) == ("2\n", "e\n")
+        failed = await b.execute("1 / 0\n", first_line=5)
+        assert failed.error is not None and failed.error.line == 5
+        slow = await b.execute("import time\ntime.sleep(0.2)\nprint('late')\n", first_line=6)
+        assert slow.ok and slow.stdout == "late\n"
+        stuck = await b.execute("while True:\n    pass\n", timeout=0.5)
+        assert stuck.timed_out and stuck.survived
+        assert (await b.execute("print(x)\n")).stdout == "1\n"
+
+    in_session(name, body, spin=spin)
+
+
+def test_spin_out_of_range_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="spin"):
+        open_backend("local", spin=1.0)
 
 
 def test_code_ignoring_the_interrupt_is_killed(name: str) -> None:

@@ -1,7 +1,8 @@
 """The worker's command-line and wire contract, driven by a tiny synchronous client.
 
 Covers what the backends do not exercise themselves: the ``--fifo`` channel mode (used where
-file descriptors cannot be inherited, e.g. into a container) and the control-pipe interrupt.
+file descriptors cannot be inherited, e.g. into a container) and the control-pipe interrupt, with
+the worker blocking on its request channel and spinning on it (``--spin-us``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from eagerexec._backends._workerclient import WORKER_PATH
 
@@ -34,12 +37,13 @@ def recv(fd: int) -> tuple[bytes, dict[str, Any]]:
     return body[:1], json.loads(body[1:])
 
 
-def test_fifo_mode_and_control_interrupt(tmp_path: Path) -> None:
+@pytest.mark.parametrize("spin", [[], ["--spin-us", "500"]], ids=["blocking", "spinning"])
+def test_fifo_mode_and_control_interrupt(tmp_path: Path, spin: list[str]) -> None:
     fifos = [str(tmp_path / name) for name in ("in", "out", "ctl")]
     for path in fifos:
         os.mkfifo(path)
     proc = subprocess.Popen(
-        [sys.executable, str(WORKER_PATH), "--fifo", *fifos, "--workdir", str(tmp_path)],
+        [sys.executable, str(WORKER_PATH), "--fifo", *fifos, "--workdir", str(tmp_path), *spin],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

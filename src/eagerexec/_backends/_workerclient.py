@@ -21,6 +21,7 @@ import codecs
 import contextlib
 import json
 import os
+import select
 import shutil
 import signal
 import struct
@@ -44,6 +45,9 @@ WORKER_PATH = Path(__file__).with_name("_worker.py")
 
 _HEADER = struct.Struct(">I")
 _CALL_ID = struct.Struct(">I")
+# One encoder/decoder per process: json.dumps/loads with options build a new one per call.
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+_decode = json.JSONDecoder().decode
 _MARKER = "\n[eagerexec: output truncated at {limit} characters]\n"
 
 
@@ -163,6 +167,11 @@ class WorkerBackend(Backend):
         max_output: characters of stdout (and of stderr) kept per call; the rest is dropped
             and a marker line added.
         grace: seconds between the interrupt of a timed-out call and killing the worker.
+        spin: seconds each side polls for the other's next message before it sleeps (the host
+            for a reply after sending a call, the worker for the next call after replying).
+            Waking a sleeping process costs tens of microseconds on an idle machine, more than
+            a trivial call; the spin keeps short calls off that path for at most this much CPU
+            per call. 0 turns it off.
         on_output, timeout, workdir: see ``Backend``; without ``workdir`` each session gets a
             fresh temporary directory, removed on close.
     """
@@ -176,6 +185,7 @@ class WorkerBackend(Backend):
         preload: Sequence[str] = (),
         max_output: int = 4 * 1024 * 1024,
         grace: float = 2.0,
+        spin: float = 200e-6,
         on_output: OutputCallback | None = None,
         timeout: float | None = None,
         workdir: str | Path | None = None,
@@ -189,6 +199,9 @@ class WorkerBackend(Backend):
         self.preload = tuple(preload)
         self.max_output = max_output
         self.grace = grace
+        if not 0 <= spin <= 0.1:
+            raise UsageError(f"spin must be between 0 and 0.1 seconds, got {spin}")
+        self.spin = spin
         self.workdir: Path | None = None
         self.worker_pid: int | None = None
         self.hello: dict[str, Any] = {}
@@ -202,6 +215,7 @@ class WorkerBackend(Backend):
         self._kill_reason: str | None = None
         self._stale: asyncio.Future[dict[str, Any] | None] | None = None
         self._exited: asyncio.Event | None = None
+        self._poller: select.poll | None = None
         self._out = _Collector("stdout", max_output, self.emit)
         self._err = _Collector("stderr", max_output, self.emit)
 
@@ -224,6 +238,8 @@ class WorkerBackend(Backend):
     def _worker_args(self) -> list[str]:
         assert self.workdir is not None
         args = ["--workdir", str(self.workdir), "--max-output", str(self.max_output)]
+        if self.spin:
+            args += ["--spin-us", str(round(self.spin * 1e6))]
         if self.preload:
             args += ["--preload", ",".join(self.preload)]
         return args
@@ -261,6 +277,9 @@ class WorkerBackend(Backend):
         loop.add_reader(proc.stdout, self._on_stream, proc.stdout, self._out)
         loop.add_reader(proc.stderr, self._on_stream, proc.stderr, self._err)
         self._pidfd = os.pidfd_open(proc.process.pid)
+        self._poller = select.poll()
+        for fd in (proc.stdout, proc.stderr):
+            self._poller.register(fd, select.POLLIN)
         loop.add_reader(self._pidfd, self._on_exit)
         hello = loop.create_future()
         self._pending = hello
@@ -321,6 +340,7 @@ class WorkerBackend(Backend):
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self._pidfd = None
+        self._poller = None
         self._proc = None
         self._dead = True
         for callback in proc.cleanup:
@@ -357,7 +377,7 @@ class WorkerBackend(Backend):
             self._on_frame(body)
 
     def _on_frame(self, body: bytes) -> None:
-        message = json.loads(body[1:])
+        message = _decode(body[1:].decode("utf-8", "replace"))
         pending = self._pending
         if pending is None or pending.done():
             return
@@ -379,6 +399,13 @@ class WorkerBackend(Backend):
             collector.feed(data)
             if len(data) < 1 << 16:
                 return
+
+    def _drain_output(self, proc: WorkerProcess) -> None:
+        """Read what is left in the worker's stdout/stderr pipes (one poll when both are empty)."""
+        if self._poller is None:
+            return
+        for fd, _ in self._poller.poll(0):
+            self._drain(fd, self._out if fd == proc.stdout else self._err)
 
     def _drain(self, fd: int, collector: _Collector) -> None:
         while True:
@@ -441,8 +468,7 @@ class WorkerBackend(Backend):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._exited.wait(), 10)
             self._fresh_next = True
-        self._drain(proc.stdout, self._out)
-        self._drain(proc.stderr, self._err)
+        self._drain_output(proc)
 
     async def _execute(self, source: str, *, first_line: int, timeout: float | None) -> Outcome:
         if self._stale is not None:
@@ -463,13 +489,15 @@ class WorkerBackend(Backend):
         self._kill_reason = None
         pending: asyncio.Future[dict[str, Any] | None] = loop.create_future()
         self._pending = pending
-        body = b"E" + json.dumps(
-            {"i": call_id, "src": source, "line": first_line}, separators=(",", ":")
-        ).encode("utf-8", "surrogatepass")
+        body = b"E" + _encode({"i": call_id, "src": source, "line": first_line}).encode(
+            "utf-8", "surrogatepass"
+        )
         timer = loop.call_later(timeout, self._on_timeout, call_id) if timeout else None
         try:
             self._write(proc, _HEADER.pack(len(body)) + body)
-            reply = await pending
+            if self.spin:
+                self._spin_for_reply(pending)
+            reply = pending.result() if pending.done() else await pending
         except asyncio.CancelledError:
             self._send_interrupt(call_id)
             # awaiting ``pending`` cancelled it: track the call's reply with a fresh future
@@ -478,11 +506,18 @@ class WorkerBackend(Backend):
         finally:
             if timer is not None:
                 timer.cancel()
-        self._drain(proc.stdout, self._out)
-        self._drain(proc.stderr, self._err)
+        self._drain_output(proc)
         if reply is None:
             return await self._died(fresh)
         return self._outcome(reply, fresh)
+
+    def _spin_for_reply(self, pending: asyncio.Future[dict[str, Any] | None]) -> None:
+        """Poll for the reply without yielding to the loop for up to ``self.spin`` seconds."""
+        deadline = time.perf_counter() + self.spin
+        while not pending.done():
+            self._on_reply()
+            if time.perf_counter() >= deadline:
+                return
 
     def _write(self, proc: WorkerProcess, data: bytes) -> None:
         try:
@@ -500,8 +535,7 @@ class WorkerBackend(Backend):
         if proc is not None:
             returncode = await asyncio.get_running_loop().run_in_executor(None, proc.process.wait)
             status = self._exit_status(returncode)
-            self._drain(proc.stdout, self._out)
-            self._drain(proc.stderr, self._err)
+            self._drain_output(proc)
             await self._shutdown()
         self._fresh_next = True
         if reason == "killed":

@@ -135,7 +135,7 @@ class DockerBackend(WorkerBackend):
         user: ``UID:GID`` the code runs as inside (default: the host user's, so files written
             to the working directory belong to them).
         environment: extra environment variables for the container (the host's are never passed).
-        preload, max_output, grace, on_output, timeout, workdir: see ``WorkerBackend``.
+        preload, max_output, grace, spin, on_output, timeout, workdir: see ``WorkerBackend``.
 
     Raises:
         BackendUnavailableError (at start): no engine answers, or the image is not present.
@@ -156,6 +156,7 @@ class DockerBackend(WorkerBackend):
         preload: tuple[str, ...] | list[str] = (),
         max_output: int = 4 * 1024 * 1024,
         grace: float = 2.0,
+        spin: float = 200e-6,
         on_output: OutputCallback | None = None,
         timeout: float | None = None,
         workdir: str | Path | None = None,
@@ -165,6 +166,7 @@ class DockerBackend(WorkerBackend):
             preload=preload,
             max_output=max_output,
             grace=grace,
+            spin=spin,
             on_output=on_output,
             timeout=timeout,
             workdir=workdir,

@@ -96,7 +96,7 @@ class SandboxBackend(WorkerBackend):
         ro_paths: extra host paths bound read-only at the same place (data files).
         env: extra environment variables for the sandbox (added to the allow-list).
         uid: the unprivileged ``uid`` (and gid) to run as when started as root; None keeps root.
-        python, preload, max_output, grace, on_output, timeout, workdir: see ``WorkerBackend``.
+        python, preload, max_output, grace, spin, on_output, timeout, workdir: see ``WorkerBackend``.
 
     Raises:
         BackendUnavailableError: bubblewrap or the interpreter cannot be used here.
@@ -118,6 +118,7 @@ class SandboxBackend(WorkerBackend):
         preload: Sequence[str] = (),
         max_output: int = 4 * 1024 * 1024,
         grace: float = 2.0,
+        spin: float = 200e-6,
         on_output: OutputCallback | None = None,
         timeout: float | None = None,
         workdir: str | Path | None = None,
@@ -127,6 +128,7 @@ class SandboxBackend(WorkerBackend):
             preload=preload,
             max_output=max_output,
             grace=grace,
+            spin=spin,
             on_output=on_output,
             timeout=timeout,
             workdir=workdir,
