@@ -338,3 +338,51 @@ def test_bad_interpreter_is_a_clear_error(name: str) -> None:
     missing = shutil.which("definitely-not-a-python") or "/nonexistent/python3"
     with pytest.raises(BackendError):
         in_session(name, lambda b: asyncio.sleep(0), python=missing)
+
+
+def test_figures_flag_and_the_programs_own_png(name: str) -> None:
+    """``figures=False`` defers capture; a later capture draws each figure once, in its latest
+    state, reusing the program's own PNG when neither the figure nor the file changed since."""
+
+    async def body(b: Any) -> None:
+        work = Path(b.workdir)
+        first = await b.execute("import matplotlib.pyplot as plt\nfig1 = plt.figure()\nplt.plot([1, 2])\n", figures=False)
+        assert first.ok and first.figures == ()
+        saved = await b.execute("plt.savefig('own.png')\n", first_line=4)
+        assert len(saved.figures) == 1
+        assert Path(saved.figures[0]).read_bytes() == (work / "own.png").read_bytes()  # a copy, not a redraw
+        edited = await b.execute("plt.savefig('old.png')\nplt.title('changed')\n", first_line=5)
+        assert len(edited.figures) == 1
+        assert Path(edited.figures[0]).read_bytes() != (work / "old.png").read_bytes()
+        unchanged = await b.execute("x = 1\n", first_line=7)
+        assert unchanged.figures == ()
+        # the file the copy would come from was overwritten by another figure: draw fig1 again
+        swap = await b.execute(
+            "plt.xlabel('x')\nplt.savefig('shared.png')\nfig2 = plt.figure()\nplt.plot([2, 1])\n"
+            "plt.savefig('shared.png')\nplt.figure(fig1.number)\n",
+            first_line=8,
+        )
+        assert len(swap.figures) == 2
+        one_png, two_png = (Path(p).read_bytes() for p in swap.figures)
+        assert two_png == (work / "shared.png").read_bytes() and one_png != two_png
+        # capturing never changes the program's current figure
+        current = await b.execute("print(plt.gcf() is fig1)\n", first_line=14)
+        assert current.stdout == "True\n"
+        # a figure closed and a new one under the same number is captured
+        reopened = await b.execute("plt.close(fig1)\nplt.figure(fig1.number)\nplt.plot([5])\n", first_line=15)
+        assert len(reopened.figures) == 1
+
+    in_session(name, body)
+
+
+def test_figures_outlive_a_temporary_workdir(name: str) -> None:
+    paths: list[str] = []
+
+    async def body(b: Any) -> None:
+        out = await b.execute("import matplotlib.pyplot as plt\nplt.plot([1])\nopen('data.txt', 'w').write('x')\n")
+        paths.extend(out.figures)
+
+    in_session(name, body)
+    assert len(paths) == 1 and Path(paths[0]).read_bytes()[:4] == b"\x89PNG"
+    workdir = Path(paths[0]).parent.parent
+    assert sorted(p.name for p in workdir.iterdir()) == ["figures"]

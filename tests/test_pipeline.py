@@ -197,3 +197,51 @@ def test_any_split_gives_the_same_output(cuts: list[int]) -> None:
     pieces = [PROGRAM[a:b] for a, b in zip([0, *points], [*points, len(PROGRAM)], strict=False)]
     r = arun(one([p for p in pieces if p]))
     assert r.stdout == "start\n42\n0\n1\n" and r.ok
+
+
+PLOT = """import matplotlib.pyplot as plt
+plt.figure()
+plt.plot([1, 2, 3])
+plt.title("one")
+plt.figure()
+plt.plot([3, 2, 1])
+plt.savefig("two.png")
+plt.xlabel("x")
+print("done")
+"""
+
+
+async def _slow(pieces: list[str], pause: float = 0.02):  # type: ignore[no-untyped-def]
+    for piece in pieces:
+        yield piece
+        await asyncio.sleep(pause)
+
+
+def _lines(text: str) -> list[str]:
+    return text.splitlines(keepends=True)
+
+
+@pytest.mark.parametrize("mode", ["eager", "serial"])
+def test_figures_are_captured_once_in_their_final_state(mode: str) -> None:
+    r = arun(one(IterableSource(_slow(_lines(PLOT))), mode=mode))
+    assert r.ok and r.stdout == "done\n"
+    assert len(r.batches) == (1 if mode == "serial" else len(r.batches))
+    assert len(r.figures) == 2  # one PNG per open figure, drawn after the last statement
+    assert all(Path(f).read_bytes()[:4] == b"\x89PNG" for f in r.figures)
+
+
+def test_live_figures_capture_after_every_batch() -> None:
+    pieces = _slow(_lines(PLOT), 0.15)
+    r = arun(one(IterableSource(pieces), live_figures=True, preload=("matplotlib.pyplot",)))
+    assert r.ok and len(r.batches) > 3
+    assert len(r.figures) > 2  # intermediate states too
+
+
+@pytest.mark.parametrize("tail", ["x = 1 / 0\n", "import sys\nsys.exit(3)\n"])
+def test_figures_are_captured_when_the_program_stops_early(tail: str) -> None:
+    program = "import matplotlib.pyplot as plt\nplt.plot([1, 2])\n" + tail + "print('never')\n" * 3000
+    r = arun(one(IterableSource(_slow(_lines(program), 0.01))))
+    assert r.stopped_early and r.stdout == ""
+    assert len(r.figures) == 1 and Path(r.figures[0]).read_bytes()[:4] == b"\x89PNG"
+    last = r.batches[-1]
+    assert last.start <= last.exec_start <= last.exec_end <= last.end  # the capture is in the last call

@@ -20,6 +20,12 @@ to the end and the error is reported then (complete-code semantics, as serial ex
 Serial mode is the same code with one batch: generate everything, then execute once. It is the
 baseline, measured by the same clock on the same backend.
 
+Figures are captured once, in their final state: batches run with ``figures=False`` until the
+one that ends the program (or, when the program stops some other way, one empty call after the
+last batch captures them). Drawing a figure costs tens of milliseconds; capturing it after every
+batch would draw it again each time a chunk touches it and show the user stale intermediate
+states. ``live_figures=True`` captures after every batch instead (for live views).
+
 The backend session starts concurrently with the first request, so interpreter start-up overlaps
 the time to first token; a ``SessionPool`` keeps sessions started ahead of time.
 """
@@ -29,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -141,6 +148,7 @@ class Session:
         stop_on_error: stop generation at the first error (default) or keep generating and
             report the error at the end.
         gating: defer definition-only chunks into the next batch.
+        live_figures: capture figures after every batch instead of once at the end.
         timeout: seconds each backend call may run before it is interrupted.
         pool: take the backend session from this pool instead of starting one.
         on_event: called with every ``PipelineEvent`` (for live views); must not block.
@@ -154,6 +162,7 @@ class Session:
         mode: Mode = "eager",
         stop_on_error: bool = True,
         gating: bool = True,
+        live_figures: bool = False,
         timeout: float | None = None,
         pool: SessionPool | None = None,
         on_event: EventCallback | None = None,
@@ -163,6 +172,7 @@ class Session:
         self.mode: Mode = mode
         self.stop_on_error = stop_on_error
         self.gating = gating
+        self.live_figures = live_figures
         self.timeout = timeout
         self.on_event = on_event
         self._pool = pool
@@ -276,7 +286,6 @@ class _ChunkRec:
     chunk: Chunk
     generated_at: float
     ready_at: float
-    tokens: int
     batch: int | None = None
 
 
@@ -302,6 +311,7 @@ class _Run:
     stopped_early: bool = False
     stop_time: float | None = None
     executed_upto: int = 0
+    figures_pending: bool = False  # a batch ran without capturing figures since the last capture
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     # -- helpers -----------------------------------------------------------------------------
@@ -376,7 +386,8 @@ class _Run:
             end = chunk.offset + len(chunk.text)
             k = bisect.bisect_left(self.delta_ends, end)
             generated = self.delta_times[min(k, len(self.delta_times) - 1)] if self.delta_times else t
-            rec = _ChunkRec(chunk=chunk, generated_at=generated, ready_at=t, tokens=count_tokens(chunk.text))
+            # token counts are for the timeline only: taken in result(), off the critical path
+            rec = _ChunkRec(chunk=chunk, generated_at=generated, ready_at=t)
             self.chunks.append(rec)
             self.emit(kind="chunk", time=t, index=len(self.chunks) - 1)
         if chunks:
@@ -396,12 +407,14 @@ class _Run:
             if self.error is not None or self.exit_code is not None:
                 break
         if self.error is not None and self.error.origin == "source":
+            await self.capture_figures(backend)
             return
         if self.error is not None or self.exit_code is not None:
             if self.stop_on_error or self.error is None:
                 await self.stop_generation(str(self.error or f"the program exited ({self.exit_code})"))
             else:
                 await self.drain_to_end()
+        await self.capture_figures(backend)
 
     def next_batch(self) -> list[int] | None:
         """The chunk indices to run now: [] to wait, None when there is nothing left to do."""
@@ -452,7 +465,12 @@ class _Run:
             r.batch = index
         host_start = self.now()
         self.emit(kind="batch_start", time=host_start, index=index, chunks=tuple(batch))
-        outcome = await backend.execute(code, first_line=recs[0].chunk.start_line, timeout=self.session.timeout)
+        final = self.mode == "serial" or (self.stream_done and self.executed_upto == len(self.chunks))
+        figures = final or self.session.live_figures or backend.figures_every_call
+        outcome = await backend.execute(
+            code, first_line=recs[0].chunk.start_line, timeout=self.session.timeout, figures=figures
+        )
+        self.figures_pending = not figures and outcome.survived
         host_end = self.now()
         exec_start = outcome.started_at - self.t0 if outcome.started_at else host_start
         exec_end = outcome.ended_at - self.t0 if outcome.ended_at else host_end
@@ -498,6 +516,20 @@ class _Run:
                 )
             self.fail(err)
 
+    async def capture_figures(self, backend: Backend) -> None:
+        """Capture the figures the last batches left uncaptured with one empty call; its time
+        is added to the last batch (drawing is part of that call's overhead in serial mode too)."""
+        if not self.figures_pending or not self.batches:
+            return
+        self.figures_pending = False
+        next_line = max(self.chunks[k].chunk.end_line for k in self.batches[-1].chunks) + 1
+        outcome = await backend.execute("", first_line=next_line, timeout=self.session.timeout, figures=True)
+        self.outcomes.append(outcome)
+        last = self.batches[-1]
+        end = self.now()
+        setup = max(0.0, (end - last.start) - max(0.0, last.exec_end - last.exec_start))
+        self.batches[-1] = dataclasses.replace(last, end=end, setup=setup)
+
     # -- the result ------------------------------------------------------------------------------
     def result(self) -> Result:
         stats = self.source.stats
@@ -525,7 +557,7 @@ class _Run:
                     start_line=r.chunk.start_line,
                     end_line=r.chunk.end_line,
                     kind=r.chunk.kind.value,
-                    tokens=r.tokens,
+                    tokens=count_tokens(r.chunk.text),
                     generated_at=r.generated_at,
                     ready_at=r.ready_at,
                     batch=r.batch,

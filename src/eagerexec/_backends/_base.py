@@ -41,6 +41,8 @@ class Backend(abc.ABC):
     """
 
     name: ClassVar[str] = "abstract"
+    figures_every_call: ClassVar[bool] = False
+    """True when the session shows figures after every call whatever ``execute(figures=)`` says."""
 
     def __init__(
         self,
@@ -62,7 +64,9 @@ class Backend(abc.ABC):
             await self._start()
             self._started = True
 
-    async def execute(self, source: str, *, first_line: int = 1, timeout: float | None = None) -> Outcome:
+    async def execute(
+        self, source: str, *, first_line: int = 1, timeout: float | None = None, figures: bool = True
+    ) -> Outcome:
         """Run ``source`` in the session as the next part of the program.
 
         Args:
@@ -70,6 +74,10 @@ class Backend(abc.ABC):
             first_line: the 1-based line of ``source`` in the whole program, so that tracebacks
                 and ``SyntaxError`` lines refer to the whole program.
             timeout: seconds before the call is interrupted (default: the backend's timeout).
+            figures: save the figures left open (and changed) at the end of the call. A caller
+                that runs a program in many calls may capture only after the last one: figures
+                are drawn once, in their final state. (Jupyter kernels display figures at the
+                end of every cell whatever this says.)
 
         Returns:
             The call's ``Outcome``; errors in the user's code are data, never raised.
@@ -78,7 +86,9 @@ class Backend(abc.ABC):
             BackendError: the backend itself failed and could not recover.
         """
         await self.start()
-        return await self._execute(source, first_line=first_line, timeout=timeout or self.timeout)
+        return await self._execute(
+            source, first_line=first_line, timeout=timeout or self.timeout, figures=figures
+        )
 
     async def interrupt(self) -> None:
         """Interrupt the running call (KeyboardInterrupt in the user's code)."""
@@ -121,7 +131,9 @@ class Backend(abc.ABC):
     async def _start(self) -> None: ...
 
     @abc.abstractmethod
-    async def _execute(self, source: str, *, first_line: int, timeout: float | None) -> Outcome: ...
+    async def _execute(
+        self, source: str, *, first_line: int, timeout: float | None, figures: bool = True
+    ) -> Outcome: ...
 
     @abc.abstractmethod
     async def _interrupt(self) -> None: ...

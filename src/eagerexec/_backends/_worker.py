@@ -18,7 +18,8 @@ Channels (all three are *dedicated*; stdin/stdout/stderr belong to the user's co
   blocks until the other side opens), e.g. from a thread.
 
 Frames on IN/OUT: 4-byte big-endian length, then the body: one type byte and a UTF-8 JSON
-object. Host -> worker: ``E`` {"i": call id, "src": source, "line": first line}. Worker -> host:
+object. Host -> worker: ``E`` {"i": call id, "src": source, "line": first line, "fig": save
+figures after the call (optional, default true)}. Worker -> host:
 ``H`` hello once at start {"pid", "python", "preload_errors"}; ``R`` one result per request
 {"i", "s" start, "e" end (time.monotonic()), "err" (error dict or null), "x" (exit code or
 null), "f" (figure paths), "t" (Python-level output truncated)}. EOF on IN makes the worker exit.
@@ -35,16 +36,23 @@ host reads ``R`` every byte of the call's output is already in its pipes. Python
 
 Code runs as ``__main__`` with ``__file__`` = DIR/program.py (the program so far, also registered
 in linecache), compiled with blank-line padding so line numbers are whole-program numbers, with
-``from __future__`` flags accumulated across calls. Figures left open are saved to DIR/figures.
+``from __future__`` flags accumulated across calls. Figures left open are saved to DIR/figures
+after each call that asks for it ("fig"), and only those changed since they were last saved. A
+figure the program itself saved as PNG and has not changed since (no draw after that save) is
+copied from the program's file instead of being drawn again: rendering costs tens of
+milliseconds, a copy well under one. ``Figure.savefig``/``draw`` are wrapped for that when
+``matplotlib.figure`` is first imported (a ``sys.meta_path`` entry that only looks at that name).
 """
 
 import __future__
 
+import functools
 import io
 import json
 import linecache
 import os
 import select
+import shutil
 import signal
 import struct
 import sys
@@ -161,6 +169,100 @@ def _type_name(exc):
     return module + "." + cls.__qualname__
 
 
+class _FigureHook:
+    """A ``sys.meta_path`` entry that wraps ``Figure.savefig``/``draw`` once matplotlib.figure is
+    imported, so the worker knows which PNG file holds a figure's current state."""
+
+    @classmethod
+    def install(cls):
+        module = sys.modules.get("matplotlib.figure")
+        if module is not None:
+            _wrap_figure(module.Figure)
+        else:
+            sys.meta_path.insert(0, cls())
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "matplotlib.figure":
+            return None
+        try:
+            sys.meta_path.remove(self)  # one import to watch
+        except ValueError:
+            pass
+        import importlib.machinery
+
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader = spec.loader
+        run_module = loader.exec_module
+
+        def exec_module(module):
+            run_module(module)
+            try:
+                _wrap_figure(module.Figure)
+            except Exception:  # an unexpected matplotlib: figures are simply drawn again
+                pass
+
+        loader.exec_module = exec_module
+        return spec
+
+
+def _wrap_figure(figure_cls):
+    """Count a figure's edits (``stale`` set outside a draw) and note its last PNG save."""
+    draw, savefig, stale = figure_cls.draw, figure_cls.savefig, figure_cls.stale
+
+    def set_stale(self, val):
+        state = self.__dict__
+        if val and not state.get("_eagerexec_drawing"):
+            state["_eagerexec_edits"] = state.get("_eagerexec_edits", 0) + 1
+        stale.fset(self, val)
+
+    @functools.wraps(draw)
+    def tracked_draw(self, *args, **kwargs):
+        state = self.__dict__
+        state["_eagerexec_drawing"] = state.get("_eagerexec_drawing", 0) + 1
+        try:
+            return draw(self, *args, **kwargs)
+        finally:
+            state["_eagerexec_drawing"] -= 1
+
+    @functools.wraps(savefig)
+    def noted_savefig(self, fname, *args, **kwargs):
+        result = savefig(self, fname, *args, **kwargs)
+        try:
+            path = os.fspath(fname) if isinstance(fname, (str, os.PathLike)) else None
+            fmt = kwargs.get("format") or (os.path.splitext(path)[1][1:] if isinstance(path, str) else "")
+            png = isinstance(path, str) and str(fmt).lower() == "png"
+            if png:
+                path = os.path.abspath(path)
+                self.__dict__["_eagerexec_png"] = (path, self.__dict__.get("_eagerexec_edits"), _stamp(path))
+            else:
+                self.__dict__["_eagerexec_png"] = None
+        except Exception:
+            pass
+        return result
+
+    figure_cls.stale = property(stale.fget, set_stale, None, stale.__doc__)
+    figure_cls.draw = tracked_draw
+    figure_cls.savefig = noted_savefig
+
+
+def _stamp(path):
+    st = os.stat(path)
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _user_png(fig):
+    """The program's own PNG of ``fig`` if neither the figure nor the file changed since."""
+    saved = fig.__dict__.get("_eagerexec_png")
+    if saved is None or saved[1] != fig.__dict__.get("_eagerexec_edits"):
+        return None
+    try:
+        return saved[0] if _stamp(saved[0]) == saved[2] else None
+    except OSError:
+        return None
+
+
 class Worker:
     def __init__(self, rfd, wfd, cfd, opts):
         self.rfd, self.wfd, self.cfd = rfd, wfd, cfd
@@ -170,7 +272,6 @@ class Worker:
         self.flags = 0
         self.lines = []
         self.nfig = 0
-        self.saved_figs = set()
         self.pid = os.getpid()
         self.main_ident = threading.get_ident()
         self.buf = bytearray()
@@ -192,6 +293,7 @@ class Worker:
                 self.saved.append(None)
         self._install_streams()
         os.environ["MPLBACKEND"] = "Agg"
+        _FigureHook.install()
         _apply_limits(opts["rlimit"], opts["user"])
         os.chdir(self.workdir)
         self.program_file = open(self.program, "w", encoding="utf-8")
@@ -324,7 +426,7 @@ class Worker:
         ended = time.monotonic()
         if os.getpid() != self.pid:  # a forked child finished the user's code: never return
             os._exit(0)
-        figures = self._after_call()
+        figures = self._after_call(req.get("fig", True))
         return {
             "i": req["i"],
             "s": started,
@@ -395,7 +497,7 @@ class Worker:
             "frames": [[fs.filename, fs.lineno, fs.name, fs.line] for fs in frames],
         }
 
-    def _after_call(self):
+    def _after_call(self, save_figures):
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
@@ -409,35 +511,42 @@ class Worker:
                     os.dup2(saved, fd)
                 except OSError:
                     pass
-        plt = sys.modules.get("matplotlib.pyplot")
+        plt = sys.modules.get("matplotlib.pyplot") if save_figures else None
         if plt is None:
             return []
         return self._save_figures(plt)
 
     def _save_figures(self, plt):
+        """Save each open figure changed since its last capture; never changes the current one."""
         paths = []
         try:
-            nums = plt.get_fignums()
-            if not nums:
-                return paths
-            os.makedirs(self.figdir, exist_ok=True)
-            for num in nums:
-                # Figures stay open (the program may use them later, as it would under
-                # `python file.py`); only those changed since they were last saved are saved.
-                fig = plt.figure(num)
-                if not getattr(fig, "stale", True) and num in self.saved_figs:
+            from matplotlib._pylab_helpers import Gcf
+
+            figures = [manager.canvas.figure for _, manager in sorted(Gcf.figs.items())]
+        except Exception:
+            return paths
+        for fig in figures:
+            # Figures stay open (the program may use them later, as it would under
+            # `python file.py`). Changed = edited since our last capture (the edit count kept
+            # by the Figure hook), or, without the hook, stale.
+            state = fig.__dict__
+            edits = state.get("_eagerexec_edits")
+            if "_eagerexec_captured" in state and state["_eagerexec_captured"] == edits:
+                if edits is not None or not fig.stale:
                     continue
+            try:
+                os.makedirs(self.figdir, exist_ok=True)
                 self.nfig += 1
                 path = os.path.join(self.figdir, "figure-%d.png" % self.nfig)
-                try:
+                own = _user_png(fig)
+                if own is not None:
+                    shutil.copyfile(own, path)
+                else:
                     fig.savefig(path, format="png")
-                    fig.stale = False
-                    self.saved_figs.add(num)
-                    paths.append(path)
-                except Exception:
-                    pass
-        except Exception:
-            pass
+                state["_eagerexec_captured"] = state.get("_eagerexec_edits")
+                paths.append(path)
+            except Exception:
+                pass
         return paths
 
     def serve(self):

@@ -115,6 +115,22 @@ def spawn_with_pipes(
     )
 
 
+def _remove_keeping_figures(workdir: Path) -> None:
+    """Remove a session's temporary directory, except its figures: ``Outcome.figures`` paths
+    stay valid after the session closes (the directory goes when no figure was saved)."""
+    figures = workdir / "figures"
+    if not figures.is_dir() or not any(figures.iterdir()):
+        shutil.rmtree(workdir, ignore_errors=True)
+        return
+    for entry in workdir.iterdir():
+        if entry != figures:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+
+
 class _Collector:
     """One output stream of the current call: incremental UTF-8 decode, capped collection."""
 
@@ -173,7 +189,8 @@ class WorkerBackend(Backend):
             a trivial call; the spin keeps short calls off that path for at most this much CPU
             per call. 0 turns it off.
         on_output, timeout, workdir: see ``Backend``; without ``workdir`` each session gets a
-            fresh temporary directory, removed on close.
+            fresh temporary directory, removed on close except for its ``figures`` folder (the
+            PNG paths the outcomes name stay valid).
     """
 
     name = "worker"
@@ -305,7 +322,7 @@ class WorkerBackend(Backend):
     async def _aclose(self) -> None:
         await self._shutdown()
         if self.workdir is not None and self._workdir_option is None:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            _remove_keeping_figures(self.workdir)
 
     async def _shutdown(self) -> None:
         """Stop the worker: EOF -> wait -> terminate -> wait -> kill, then always reap."""
@@ -470,7 +487,9 @@ class WorkerBackend(Backend):
             self._fresh_next = True
         self._drain_output(proc)
 
-    async def _execute(self, source: str, *, first_line: int, timeout: float | None) -> Outcome:
+    async def _execute(
+        self, source: str, *, first_line: int, timeout: float | None, figures: bool = True
+    ) -> Outcome:
         if self._stale is not None:
             await self._finish_cancelled()
         fresh = self._fresh_next
@@ -489,9 +508,10 @@ class WorkerBackend(Backend):
         self._kill_reason = None
         pending: asyncio.Future[dict[str, Any] | None] = loop.create_future()
         self._pending = pending
-        body = b"E" + _encode({"i": call_id, "src": source, "line": first_line}).encode(
-            "utf-8", "surrogatepass"
-        )
+        request: dict[str, Any] = {"i": call_id, "src": source, "line": first_line}
+        if not figures:
+            request["fig"] = False
+        body = b"E" + _encode(request).encode("utf-8", "surrogatepass")
         timer = loop.call_later(timeout, self._on_timeout, call_id) if timeout else None
         try:
             self._write(proc, _HEADER.pack(len(body)) + body)

@@ -88,6 +88,7 @@ class JupyterBackend(Backend):
     """
 
     name = "jupyter"
+    figures_every_call = True
 
     def __init__(
         self,
@@ -256,7 +257,11 @@ class JupyterBackend(Backend):
     def _mono(self, wall: float | None, default: float) -> float:
         return default if wall is None else wall - self._offset
 
-    async def _execute(self, source: str, *, first_line: int, timeout: float | None) -> Outcome:
+    async def _execute(
+        self, source: str, *, first_line: int, timeout: float | None, figures: bool = True
+    ) -> Outcome:
+        # ``figures`` is not ours to decide here: the kernel's inline backend displays (and
+        # closes) open figures at the end of every cell.
         if self._km is None:
             raise BackendError("the jupyter session is closed")
         fresh = False
