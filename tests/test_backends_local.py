@@ -386,3 +386,14 @@ def test_figures_outlive_a_temporary_workdir(name: str) -> None:
     assert len(paths) == 1 and Path(paths[0]).read_bytes()[:4] == b"\x89PNG"
     workdir = Path(paths[0]).parent.parent
     assert sorted(p.name for p in workdir.iterdir()) == ["figures"]
+
+
+def test_spin_defaults_off_on_a_single_cpu() -> None:
+    before = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, {min(before)})
+        assert open_backend("local").spin == 0  # type: ignore[attr-defined]
+    finally:
+        os.sched_setaffinity(0, before)
+    if len(before) > 1:
+        assert open_backend("local").spin > 0  # type: ignore[attr-defined]

@@ -43,6 +43,9 @@ __all__ = ["WORKER_PATH", "WorkerBackend", "WorkerProcess", "spawn_with_pipes"]
 WORKER_PATH = Path(__file__).with_name("_worker.py")
 """The worker script; stdlib-only, runs under any Python >= 3.8."""
 
+DEFAULT_SPIN = 200e-6
+"""Seconds of polling before sleeping, on each side of the worker pipe (see ``WorkerBackend``)."""
+
 _HEADER = struct.Struct(">I")
 _CALL_ID = struct.Struct(">I")
 # One encoder/decoder per process: json.dumps/loads with options build a new one per call.
@@ -187,7 +190,8 @@ class WorkerBackend(Backend):
             for a reply after sending a call, the worker for the next call after replying).
             Waking a sleeping process costs tens of microseconds on an idle machine, more than
             a trivial call; the spin keeps short calls off that path for at most this much CPU
-            per call. 0 turns it off.
+            per call. 0 turns it off. Default: 200 µs, or 0 when this process may run on one
+            CPU only (host and worker would then spin on the CPU the other one needs).
         on_output, timeout, workdir: see ``Backend``; without ``workdir`` each session gets a
             fresh temporary directory, removed on close except for its ``figures`` folder (the
             PNG paths the outcomes name stay valid).
@@ -202,7 +206,7 @@ class WorkerBackend(Backend):
         preload: Sequence[str] = (),
         max_output: int = 4 * 1024 * 1024,
         grace: float = 2.0,
-        spin: float = 200e-6,
+        spin: float | None = None,
         on_output: OutputCallback | None = None,
         timeout: float | None = None,
         workdir: str | Path | None = None,
@@ -216,6 +220,8 @@ class WorkerBackend(Backend):
         self.preload = tuple(preload)
         self.max_output = max_output
         self.grace = grace
+        if spin is None:
+            spin = DEFAULT_SPIN if len(os.sched_getaffinity(0)) > 1 else 0.0
         if not 0 <= spin <= 0.1:
             raise UsageError(f"spin must be between 0 and 0.1 seconds, got {spin}")
         self.spin = spin

@@ -127,7 +127,9 @@ class DockerBackend(WorkerBackend):
     Args:
         image: the image to run (needs ``python3`` >= 3.8 on its PATH, or give ``python=``).
             It must already be present locally (``docker pull``, or scripts/build-docker-image.sh
-            for the offline ``eagerexec/python:bookworm``).
+            for the offline ``eagerexec/python:bookworm``). Default: ``$EAGEREXEC_DOCKER_IMAGE``
+            if set (so that e.g. ``eager bench --backend docker`` can use a local image), else
+            ``DEFAULT_IMAGE``.
         python: the interpreter inside the container (default ``python3``).
         cpus: CPU quota (cores, may be fractional).
         mem: memory limit, swap included, in Docker's notation (``"1g"``, ``"512m"``).
@@ -146,7 +148,7 @@ class DockerBackend(WorkerBackend):
     def __init__(
         self,
         *,
-        image: str = DEFAULT_IMAGE,
+        image: str | None = None,
         python: str = "python3",
         cpus: float = 2.0,
         mem: str = "1g",
@@ -156,7 +158,7 @@ class DockerBackend(WorkerBackend):
         preload: tuple[str, ...] | list[str] = (),
         max_output: int = 4 * 1024 * 1024,
         grace: float = 2.0,
-        spin: float = 200e-6,
+        spin: float | None = None,
         on_output: OutputCallback | None = None,
         timeout: float | None = None,
         workdir: str | Path | None = None,
@@ -175,7 +177,7 @@ class DockerBackend(WorkerBackend):
             raise UsageError(f"cpus must be positive, got {cpus}")
         if pids_limit < 4:
             raise UsageError(f"pids_limit must be at least 4, got {pids_limit}")
-        self.image = image
+        self.image = image or os.environ.get("EAGEREXEC_DOCKER_IMAGE") or DEFAULT_IMAGE
         self.cpus = cpus
         self.mem = mem
         self.pids_limit = pids_limit

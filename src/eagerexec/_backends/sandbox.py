@@ -118,7 +118,7 @@ class SandboxBackend(WorkerBackend):
         preload: Sequence[str] = (),
         max_output: int = 4 * 1024 * 1024,
         grace: float = 2.0,
-        spin: float = 200e-6,
+        spin: float | None = None,
         on_output: OutputCallback | None = None,
         timeout: float | None = None,
         workdir: str | Path | None = None,
