@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from eagerexec._bench import SweepConfig, load_corpus, load_runs, run_sweep, write_report
 from eagerexec._bench._programs import Program, parse_expect
-from eagerexec._bench._report import bound_violation, build_pairs
+from eagerexec._bench._report import bound_violation, build_pairs, ideal_nel
 from eagerexec._bench._runner import MODES, run_key
 from eagerexec._cli import main
 
@@ -125,6 +125,8 @@ def test_report_has_both_tables_model_columns_and_apart_list(sweep: tuple[Path, 
     assert "| corpus | local | 500 | 1 |" in t1
     assert "| corpus | local | 500 | 1 |" in t2 and "1/1" in t2  # the eager run stopped early
     assert "predicted eager E2EL" in t1
+    limits = md.split("## Table 1b")[1].split("## Table 2")[0]
+    assert "| corpus | local | 500 | 1 |" in limits and "ideal NEL saving" in limits
     assert "Median absolute error of the predicted eager E2EL" in md
     assert "outside the model's bounds" in md
     assert "corpus/hang" in apart and "timeout" in apart
@@ -249,6 +251,27 @@ def test_pair_classification() -> None:
     assert {p.program: p.kind for p in pairs} == {
         "a": "ok", "b": "error", "c": "mismatch", "d": "timeout", "e": "incomplete"
     }
+
+
+def test_ideal_nel_replays_measured_execution_with_zero_overhead() -> None:
+    # 10 tok/s, two 10-token chunks generated at 1 s and 2 s; measured with 0.1 s of setup and
+    # 0.05 s of detection delay per chunk. A perfect executor finishes chunk 0 at 1.5 s and chunk
+    # 1 at 2.3 s: 0.3 s after the last token.
+    chunks = [
+        {"index": 0, "tokens": 10, "generated_at": 1.0, "ready_at": 1.05, "kind": "statement"},
+        {"index": 1, "tokens": 10, "generated_at": 2.0, "ready_at": 2.05, "kind": "statement"},
+    ]
+    batches = [
+        {"index": 0, "chunks": [0], "start": 1.05, "end": 1.65, "exec_start": 1.1, "exec_end": 1.6, "setup": 0.1},
+        {"index": 1, "chunks": [1], "start": 2.05, "end": 2.45, "exec_start": 2.1, "exec_end": 2.4, "setup": 0.1},
+    ]
+    rec = {
+        "tps": 10.0,
+        "metrics": {"ttft": 0.0, "t_gen": 2.0, "nel": 0.45, "e2el": 2.45},
+        "timeline": {"stream": {"first_token": 0.0, "last_token": 2.0, "tokens": 20}, "chunks": chunks, "batches": batches},
+    }
+    assert ideal_nel(rec) == pytest.approx(0.3)
+    assert ideal_nel({"timeline": {"chunks": []}}) is None and ideal_nel(None) is None
 
 
 def test_bound_violation_uses_tolerance() -> None:
