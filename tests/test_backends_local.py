@@ -397,3 +397,27 @@ def test_spin_defaults_off_on_a_single_cpu() -> None:
         os.sched_setaffinity(0, before)
     if len(before) > 1:
         assert open_backend("local").spin > 0  # type: ignore[attr-defined]
+
+
+def test_split_at_times_each_part_like_one_call(name: str) -> None:
+    async def body(b: Any) -> None:
+        src = "from __future__ import annotations\nx = 1\nimport time\ntime.sleep(0.05)\nprint(x)\n"
+        out = await b.execute(src, first_line=3, split_at=[4, 5, 7])
+        assert out.ok and out.stdout == "1\n"
+        times = out.part_times
+        assert len(times) == 4
+        assert out.started_at <= times[0][0] and times[-1][1] <= out.ended_at
+        assert all(a <= b for a, b in times) and all(times[k][1] <= times[k + 1][0] for k in range(3))
+        assert times[2][1] - times[2][0] >= 0.04  # the sleep is in the third part
+        # the __future__ flag of the first part reaches the later ones and later calls
+        later = await b.execute("def g(a: Nope) -> None: pass\nprint(g.__annotations__['a'])\n", first_line=8)
+        assert later.stdout == "Nope\n"
+        # a part that raises ends the call there, with whole-program line numbers
+        failed = await b.execute("y = 2\nz = 1 / 0\nprint('never')\n", first_line=10, split_at=[11, 12])
+        assert failed.error is not None and failed.error.line == 11 and failed.stdout == ""
+        assert len(failed.part_times) == 2
+        # cuts that do not fit the source are ignored: one part, no times
+        whole = await b.execute("w = 3\nprint(w)\n", first_line=13, split_at=[20])
+        assert whole.ok and whole.stdout == "3\n" and whole.part_times == ()
+
+    in_session(name, body)

@@ -245,3 +245,16 @@ def test_figures_are_captured_when_the_program_stops_early(tail: str) -> None:
     assert len(r.figures) == 1 and Path(r.figures[0]).read_bytes()[:4] == b"\x89PNG"
     last = r.batches[-1]
     assert last.start <= last.exec_start <= last.exec_end <= last.end  # the capture is in the last call
+
+
+def test_chunks_are_timed_one_by_one_within_a_batch() -> None:
+    program = "import time\nx = 1\ntime.sleep(0.1)\nprint(x)\nraise ValueError('stop')\nprint('never')\n"
+    r = arun(one(program))  # one delta: every chunk lands in one batch
+    assert len(r.batches) == 1 and r.error is not None and r.error.type == "ValueError"
+    timed = [c for c in r.chunks if c.exec_start is not None]
+    assert [c.start_line for c in timed] == [1, 2, 3, 4, 5]
+    sleep = r.chunks[2]
+    assert sleep.exec_end - sleep.exec_start >= 0.09  # type: ignore[operator]
+    assert r.chunks[5].exec_start is None  # never ran
+    batch = r.batches[0]
+    assert batch.exec_start <= timed[0].exec_start and timed[-1].exec_end <= batch.exec_end  # type: ignore[operator]

@@ -287,6 +287,9 @@ class _ChunkRec:
     generated_at: float
     ready_at: float
     batch: int | None = None
+    timed: bool = False  # the backend timed this chunk's batch part by part
+    exec_start: float | None = None  # this chunk's own execution, when timed
+    exec_end: float | None = None
 
 
 @dataclass
@@ -467,9 +470,21 @@ class _Run:
         self.emit(kind="batch_start", time=host_start, index=index, chunks=tuple(batch))
         final = self.mode == "serial" or (self.stream_done and self.executed_upto == len(self.chunks))
         figures = final or self.session.live_figures or backend.figures_every_call
+        first_line = recs[0].chunk.start_line
+        split_at, line = [], first_line
+        for r in recs[:-1]:  # each chunk is timed on its own: where the next one starts
+            line += r.chunk.code.count("\n")
+            split_at.append(line)
         outcome = await backend.execute(
-            code, first_line=recs[0].chunk.start_line, timeout=self.session.timeout, figures=figures
+            code, first_line=first_line, timeout=self.session.timeout, figures=figures, split_at=split_at
         )
+        if outcome.part_times:
+            # chunks after the one that raised (or after a session death) did not run
+            times = list(outcome.part_times)[: len(recs)]
+            for k, r in enumerate(recs):
+                r.timed = True
+                if k < len(times):
+                    r.exec_start, r.exec_end = times[k][0] - self.t0, times[k][1] - self.t0
         self.figures_pending = not figures and outcome.survived
         host_end = self.now()
         exec_start = outcome.started_at - self.t0 if outcome.started_at else host_start
@@ -561,8 +576,8 @@ class _Run:
                     generated_at=r.generated_at,
                     ready_at=r.ready_at,
                     batch=r.batch,
-                    exec_start=b.exec_start if b else None,
-                    exec_end=b.exec_end if b else None,
+                    exec_start=r.exec_start if r.timed else (b.exec_start if b else None),
+                    exec_end=r.exec_end if r.timed else (b.exec_end if b else None),
                 )
             )
         figures: list[str] = []

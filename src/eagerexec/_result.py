@@ -74,7 +74,9 @@ class RunError:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChunkTiming:
     """One chunk's life: generated (its last character arrived), ready (its completeness became
-    certain), and executed in batch ``batch`` between ``exec_start`` and ``exec_end``."""
+    certain), and executed in batch ``batch`` between ``exec_start`` and ``exec_end``: the
+    chunk's own worker-side execution where the backend times parts (worker backends), else its
+    batch's; None when it never ran (e.g. it came after the statement that raised)."""
 
     index: int
     start_line: int

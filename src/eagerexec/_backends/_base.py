@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import abc
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Self
@@ -65,7 +65,13 @@ class Backend(abc.ABC):
             self._started = True
 
     async def execute(
-        self, source: str, *, first_line: int = 1, timeout: float | None = None, figures: bool = True
+        self,
+        source: str,
+        *,
+        first_line: int = 1,
+        timeout: float | None = None,
+        figures: bool = True,
+        split_at: Sequence[int] = (),
     ) -> Outcome:
         """Run ``source`` in the session as the next part of the program.
 
@@ -78,6 +84,9 @@ class Backend(abc.ABC):
                 that runs a program in many calls may capture only after the last one: figures
                 are drawn once, in their final state. (Jupyter kernels display figures at the
                 end of every cell whatever this says.)
+            split_at: whole-program lines where later parts of ``source`` start (e.g. the
+                statements of a batch). Parts run one after another exactly as the whole would,
+                and ``Outcome.part_times`` times each one (worker backends; others ignore it).
 
         Returns:
             The call's ``Outcome``; errors in the user's code are data, never raised.
@@ -87,7 +96,11 @@ class Backend(abc.ABC):
         """
         await self.start()
         return await self._execute(
-            source, first_line=first_line, timeout=timeout or self.timeout, figures=figures
+            source,
+            first_line=first_line,
+            timeout=timeout or self.timeout,
+            figures=figures,
+            split_at=tuple(split_at),
         )
 
     async def interrupt(self) -> None:
@@ -132,7 +145,13 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     async def _execute(
-        self, source: str, *, first_line: int, timeout: float | None, figures: bool = True
+        self,
+        source: str,
+        *,
+        first_line: int,
+        timeout: float | None,
+        figures: bool = True,
+        split_at: tuple[int, ...] = (),
     ) -> Outcome: ...
 
     @abc.abstractmethod

@@ -85,6 +85,9 @@ class Outcome:
         state_lost: the session was restarted during or because of this call; its state is gone.
         fresh_session: this call ran on a new session because the previous one had died.
         truncated: output was cut at the backend's limit.
+        part_times: with ``execute(split_at=...)``, the worker-side (start, end) of each part that
+            ran, in order (compile included); empty when the call was not split or the backend
+            cannot time parts.
     """
 
     error: ExecError | None = None
@@ -100,6 +103,7 @@ class Outcome:
     state_lost: bool = False
     fresh_session: bool = False
     truncated: bool = False
+    part_times: tuple[tuple[float, float], ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

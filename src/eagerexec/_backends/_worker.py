@@ -19,7 +19,10 @@ Channels (all three are *dedicated*; stdin/stdout/stderr belong to the user's co
 
 Frames on IN/OUT: 4-byte big-endian length, then the body: one type byte and a UTF-8 JSON
 object. Host -> worker: ``E`` {"i": call id, "src": source, "line": first line, "fig": save
-figures after the call (optional, default true)}. Worker -> host:
+figures after the call (optional, default true), "cuts": whole-program lines where the source's
+later parts start (optional)}. With cuts, each part is compiled and run on its own, in order, and
+the reply's "p" lists each part's [start, end] (``time.monotonic()``, compile included; a part
+that raised ends there, later parts have no entry). Worker -> host:
 ``H`` hello once at start {"pid", "python", "preload_errors"}; ``R`` one result per request
 {"i", "s" start, "e" end (time.monotonic()), "err" (error dict or null), "x" (exit code or
 null), "f" (figure paths), "t" (Python-level output truncated)}. EOF on IN makes the worker exit.
@@ -398,9 +401,26 @@ class Worker:
         self.program_file.flush()
         linecache.cache[self.program] = (0, None, self.lines, self.program)
 
+    def _parts(self, source, first_line, cuts):
+        """Split ``source`` at the whole-program lines ``cuts`` (ignored unless increasing and
+        inside the source): [(text, first line), ...]."""
+        if not cuts:
+            return [(source, first_line)]
+        lines = source.splitlines(True)
+        bounds = [c - first_line for c in cuts]
+        if any(not isinstance(b, int) for b in bounds) or bounds != sorted(set(bounds)):
+            return [(source, first_line)]
+        if bounds[0] <= 0 or bounds[-1] >= len(lines):
+            return [(source, first_line)]
+        starts = [0] + bounds
+        ends = bounds + [len(lines)]
+        return [("".join(lines[a:b]), first_line + a) for a, b in zip(starts, ends)]
+
     def run(self, req):
         source = req["src"]
         first_line = req.get("line", 1)
+        parts = self._parts(source, first_line, req.get("cuts"))
+        times = []
         try:
             self._record_program(source, first_line)
         except Exception:
@@ -414,9 +434,14 @@ class Worker:
         try:
             _state.running = True
             try:
-                code = self._compile(source, first_line)
-                self.flags |= code.co_flags & _FUTURE_MASK
-                exec(code, self.ns)
+                for text, line in parts:
+                    part_start = time.monotonic()
+                    try:
+                        code = self._compile(text, line)
+                        self.flags |= code.co_flags & _FUTURE_MASK
+                        exec(code, self.ns)
+                    finally:
+                        times.append([part_start, time.monotonic()])
             finally:
                 _state.running = False
         except SystemExit as exc:
@@ -427,7 +452,7 @@ class Worker:
         if os.getpid() != self.pid:  # a forked child finished the user's code: never return
             os._exit(0)
         figures = self._after_call(req.get("fig", True))
-        return {
+        reply = {
             "i": req["i"],
             "s": started,
             "e": ended,
@@ -436,6 +461,9 @@ class Worker:
             "f": figures,
             "t": _state.truncated,
         }
+        if len(parts) > 1:
+            reply["p"] = times
+        return reply
 
     def _compile(self, source, first_line):
         """Compile with whole-program line numbers: shift the code objects (cheap), and on a

@@ -494,7 +494,13 @@ class WorkerBackend(Backend):
         self._drain_output(proc)
 
     async def _execute(
-        self, source: str, *, first_line: int, timeout: float | None, figures: bool = True
+        self,
+        source: str,
+        *,
+        first_line: int,
+        timeout: float | None,
+        figures: bool = True,
+        split_at: tuple[int, ...] = (),
     ) -> Outcome:
         if self._stale is not None:
             await self._finish_cancelled()
@@ -517,6 +523,8 @@ class WorkerBackend(Backend):
         request: dict[str, Any] = {"i": call_id, "src": source, "line": first_line}
         if not figures:
             request["fig"] = False
+        if split_at:
+            request["cuts"] = list(split_at)
         body = b"E" + _encode(request).encode("utf-8", "surrogatepass")
         timer = loop.call_later(timeout, self._on_timeout, call_id) if timeout else None
         try:
@@ -615,4 +623,5 @@ class WorkerBackend(Backend):
             timed_out=self._kill_reason is not None,
             fresh_session=fresh,
             truncated=self._out.truncated or self._err.truncated,
+            part_times=tuple((float(a), float(b)) for a, b in reply.get("p") or ()),
         )

@@ -258,10 +258,17 @@ class JupyterBackend(Backend):
         return default if wall is None else wall - self._offset
 
     async def _execute(
-        self, source: str, *, first_line: int, timeout: float | None, figures: bool = True
+        self,
+        source: str,
+        *,
+        first_line: int,
+        timeout: float | None,
+        figures: bool = True,
+        split_at: tuple[int, ...] = (),
     ) -> Outcome:
         # ``figures`` is not ours to decide here: the kernel's inline backend displays (and
-        # closes) open figures at the end of every cell.
+        # closes) open figures at the end of every cell. ``split_at`` is ignored: one cell, one
+        # execution (no part times).
         if self._km is None:
             raise BackendError("the jupyter session is closed")
         fresh = False
