@@ -23,9 +23,11 @@ from eagerexec._backends._outcome import OutputEvent
 from eagerexec._backends.docker import LABEL, DockerBackend
 
 IMAGE = os.environ.get("EAGEREXEC_DOCKER_IMAGE", "eagerexec/python:bookworm")
+DATA_IMAGE = os.environ.get("EAGEREXEC_DOCKER_DATA_IMAGE", "eagerexec/python-data:bookworm")
+"""An image with numpy, pandas and matplotlib (Debian's), for the programs that need them."""
 
 
-def _engine_problem() -> str | None:
+def _engine_problem(image: str = IMAGE) -> str | None:
     try:
         import docker
         import docker.errors
@@ -35,15 +37,16 @@ def _engine_problem() -> str | None:
     except Exception as exc:
         return f"no Docker engine: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
     try:
-        client.images.get(IMAGE)
+        client.images.get(image)
     except docker.errors.ImageNotFound:
-        return f"image {IMAGE} missing (run scripts/build-docker-image.sh)"
+        return f"image {image} missing (run scripts/build-docker-image.sh; see .ci/run)"
     finally:
         client.close()
     return None
 
 
 _PROBLEM = _engine_problem()
+DATA_PROBLEM = _engine_problem(DATA_IMAGE)
 needs_docker = pytest.mark.skipif(_PROBLEM is not None, reason=_PROBLEM or "")
 pytestmark = pytest.mark.docker
 
@@ -291,3 +294,13 @@ def test_cancelled_call_and_close_leave_no_container() -> None:
     run(main())
     assert backend.container_id is not None
     assert leftovers(backend.session_id) == []
+
+
+def test_default_image_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from eagerexec._backends.docker import DEFAULT_IMAGE
+
+    monkeypatch.delenv("EAGEREXEC_DOCKER_IMAGE", raising=False)
+    assert open_backend("docker").image == DEFAULT_IMAGE  # type: ignore[attr-defined]
+    monkeypatch.setenv("EAGEREXEC_DOCKER_IMAGE", "local/python:test")
+    assert open_backend("docker").image == "local/python:test"  # type: ignore[attr-defined]
+    assert open_backend("docker", image="explicit:1").image == "explicit:1"  # type: ignore[attr-defined]

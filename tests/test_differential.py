@@ -38,10 +38,15 @@ async def run_statements(backend_name: str, code: str, workdir: Path, **options:
     return Observed("".join(stdout), 0, None, None)
 
 
-def _options(name: str) -> dict[str, object]:
+def _options(name: str, text: str) -> dict[str, object]:
     if name == "docker":
-        from test_backends_docker import _PROBLEM, IMAGE  # the docker tests know the local image
+        # the docker tests know the local images
+        from test_backends_docker import _PROBLEM, DATA_IMAGE, DATA_PROBLEM, IMAGE
 
+        if "matplotlib" in text:
+            if DATA_PROBLEM is not None:
+                pytest.skip(DATA_PROBLEM)
+            return {"image": DATA_IMAGE}
         if _PROBLEM is not None:
             pytest.skip(_PROBLEM)
         return {"image": IMAGE}
@@ -54,8 +59,6 @@ def test_differential(backend: str, program: Path, tmp_path: Path) -> None:
     if backend == "docker" or backend == "jupyter":
         pytest.importorskip("docker" if backend == "docker" else "ipykernel")
     text = program.read_text(encoding="utf-8")
-    if backend == "docker" and "matplotlib" in text:
-        pytest.skip("the offline docker image has no matplotlib")
     if backend == "jupyter" and "matplotlib" in text:
         pytest.skip("Jupyter's inline backend shows and closes figures at the end of every cell, by design")
     if backend == "jupyter" and "asyncio.run(" in text:
@@ -67,7 +70,7 @@ def test_differential(backend: str, program: Path, tmp_path: Path) -> None:
     expected = run_whole(program, whole_dir)
     try:
         got = asyncio.run(
-            run_statements(backend, program.read_text(encoding="utf-8"), eager_dir, **_options(backend))
+            run_statements(backend, program.read_text(encoding="utf-8"), eager_dir, **_options(backend, text))
         )
     except BackendUnavailableError as exc:
         pytest.skip(str(exc))
