@@ -26,7 +26,8 @@ from ._exceptions import (
     UnknownBackendError,
     UsageError,
 )
-from ._pipeline import Session, SessionPool, run, run_async
+from ._pipeline import Session, run, run_async
+from ._pool import SessionPool
 from ._repair import RepairReport, repair_run
 from ._result import BatchTiming, ChunkTiming, Metrics, PipelineEvent, Result, RunError, StreamTiming
 from ._sources import IterableSource, OpenAISource, ReplaySource, Source, StreamStats, as_source

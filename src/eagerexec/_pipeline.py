@@ -46,6 +46,7 @@ from ._backends import Backend, Outcome, OutputEvent, open_backend
 from ._chunker import Chunker
 from ._events import Chunk, ChunkKind
 from ._exceptions import SourceError, UsageError
+from ._pool import SessionPool
 from ._result import (
     BatchTiming,
     ChunkTiming,
@@ -58,81 +59,11 @@ from ._result import (
 from ._sources import Source, as_source
 from ._sources.replay import ReplaySource, count_tokens
 
-__all__ = ["Session", "SessionPool", "run", "run_async"]
+__all__ = ["Session", "run", "run_async"]
 
 Mode = Literal["eager", "serial"]
 EventCallback = Callable[[PipelineEvent], None]
 SourceLike = Source | str | Iterable[str] | AsyncIterable[str]
-
-
-class SessionPool:
-    """Backend sessions started ahead of time, so a run never waits for interpreter start-up.
-
-    Args:
-        backend: backend name (see ``open_backend``).
-        size: sessions kept ready.
-        preload: modules imported in each session at start (e.g. ``("numpy", "pandas")``).
-        **options: passed to ``open_backend``.
-    """
-
-    def __init__(self, backend: str = "local", *, size: int = 1, preload: Iterable[str] = (), **options: Any) -> None:
-        if size < 1:
-            raise UsageError("SessionPool size must be at least 1")
-        self._name = backend
-        self._size = size
-        self._options = dict(options)
-        preload = tuple(preload)
-        if preload:
-            self._options["preload"] = preload
-        self._ready: asyncio.Queue[Backend] = asyncio.Queue()
-        self._filling: set[asyncio.Task[None]] = set()
-        self._closed = False
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def start(self) -> None:
-        """Start ``size`` sessions and wait until they are ready."""
-        await asyncio.gather(*(self._fill_one() for _ in range(self._size)))
-
-    async def _fill_one(self) -> None:
-        backend = open_backend(self._name, **self._options)
-        try:
-            await backend.start()
-        except BaseException:
-            await backend.aclose()
-            raise
-        if self._closed:
-            await backend.aclose()
-            return
-        self._ready.put_nowait(backend)
-
-    async def acquire(self) -> Backend:
-        """Take a started session (start one now if none is ready) and refill in the background."""
-        if self._closed:
-            raise UsageError("SessionPool is closed")
-        if self._ready.empty():
-            await self._fill_one()
-        backend = self._ready.get_nowait()
-        task = asyncio.get_running_loop().create_task(self._fill_one())
-        self._filling.add(task)
-        task.add_done_callback(self._filling.discard)
-        return backend
-
-    async def aclose(self) -> None:
-        """Close every ready session and stop refilling (idempotent)."""
-        self._closed = True
-        for task in list(self._filling):
-            task.cancel()
-        for task in list(self._filling):
-            with contextlib.suppress(BaseException):
-                await task
-        while not self._ready.empty():
-            await self._ready.get_nowait().aclose()
 
 
 class Session:
@@ -478,6 +409,7 @@ class _Run:
         outcome = await backend.execute(
             code, first_line=first_line, timeout=self.session.timeout, figures=figures, split_at=split_at
         )
+        host_end = self.now()
         if outcome.part_times:
             # chunks after the one that raised (or after a session death) did not run
             times = list(outcome.part_times)[: len(recs)]
@@ -486,7 +418,6 @@ class _Run:
                 if k < len(times):
                     r.exec_start, r.exec_end = times[k][0] - self.t0, times[k][1] - self.t0
         self.figures_pending = not figures and outcome.survived
-        host_end = self.now()
         exec_start = outcome.started_at - self.t0 if outcome.started_at else host_start
         exec_end = outcome.ended_at - self.t0 if outcome.ended_at else host_end
         setup = max(0.0, (host_end - host_start) - max(0.0, exec_end - exec_start))

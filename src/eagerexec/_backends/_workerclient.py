@@ -9,7 +9,8 @@ before it replies, so when the result frame arrives the host drains both pipes w
 and has every byte of the call's output. Worker death is seen through a pidfd (readable when the
 process exits). Timeouts: interrupt over the control pipe, then kill after ``grace`` seconds.
 
-Subclasses implement ``_spawn`` (start the worker, return a ``WorkerProcess``) and may override
+Subclasses implement ``_spawn`` (start the worker, return a ``WorkerProcess``; spawning and output
+collection live in ``_workerproc.py``) and may override
 ``_exit_status`` (map the process's return code) and ``_kill`` (how to stop it hard).
 """
 
@@ -17,28 +18,25 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import codecs
 import contextlib
 import json
 import os
 import select
-import shutil
 import signal
 import struct
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from .._exceptions import BackendError, SessionDiedError, UsageError
 from ._base import Backend, OutputCallback
 from ._outcome import ExecError, Outcome, OutputEvent, TracebackFrame
+from ._workerproc import WorkerProcess, OutputCollector, remove_keeping_figures, spawn_with_pipes
 
-__all__ = ["WORKER_PATH", "WorkerBackend", "WorkerProcess", "spawn_with_pipes"]
+__all__ = ["DEFAULT_SPIN", "WORKER_PATH", "WorkerBackend", "WorkerProcess", "spawn_with_pipes"]
 
 WORKER_PATH = Path(__file__).with_name("_worker.py")
 """The worker script; stdlib-only, runs under any Python >= 3.8."""
@@ -51,130 +49,6 @@ _CALL_ID = struct.Struct(">I")
 # One encoder/decoder per process: json.dumps/loads with options build a new one per call.
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 _decode = json.JSONDecoder().decode
-_MARKER = "\n[eagerexec: output truncated at {limit} characters]\n"
-
-
-@dataclass(slots=True, kw_only=True)
-class WorkerProcess:
-    """A started worker and the host's ends of its pipes (all file descriptors, owned here).
-
-    Attributes:
-        process: the process whose exit means the session died (the worker, bwrap, ``docker run``).
-        to_worker: requests (write end).  from_worker: replies (read end).
-        control: interrupts (write end).  stdout, stderr: the worker's fd 1/2 (read ends).
-        cleanup: called once after the process is reaped (remove FIFOs, containers...).
-    """
-
-    process: subprocess.Popen[bytes]
-    to_worker: int
-    from_worker: int
-    control: int
-    stdout: int
-    stderr: int
-    cleanup: list[Callable[[], None]] = field(default_factory=list)
-
-
-def spawn_with_pipes(
-    command: Sequence[str],
-    worker_args: Sequence[str],
-    *,
-    env: dict[str, str] | None = None,
-    cwd: str | Path | None = None,
-) -> WorkerProcess:
-    """Start ``command + ["--fds", R, W, C] + worker_args`` with fresh pipes.
-
-    ``command`` ends with the worker script's path (as the child sees it). The child gets
-    stdin from /dev/null and runs in a new session (its own process group).
-
-    Raises:
-        OSError: the process could not be started.
-    """
-    req_r, req_w = os.pipe()
-    rep_r, rep_w = os.pipe()
-    ctl_r, ctl_w = os.pipe()
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    child_ends = (req_r, rep_w, ctl_r, out_w, err_w)
-    try:
-        argv = [*command, "--fds", str(req_r), str(rep_w), str(ctl_r), *worker_args]
-        process = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=out_w,
-            stderr=err_w,
-            pass_fds=(req_r, rep_w, ctl_r),
-            env=env,
-            cwd=cwd,
-            start_new_session=True,
-        )
-    except BaseException:
-        for fd in (*child_ends, req_w, rep_r, ctl_w, out_r, err_r):
-            os.close(fd)
-        raise
-    for fd in child_ends:
-        os.close(fd)
-    return WorkerProcess(
-        process=process, to_worker=req_w, from_worker=rep_r, control=ctl_w, stdout=out_r, stderr=err_r
-    )
-
-
-def _remove_keeping_figures(workdir: Path) -> None:
-    """Remove a session's temporary directory, except its figures: ``Outcome.figures`` paths
-    stay valid after the session closes (the directory goes when no figure was saved)."""
-    figures = workdir / "figures"
-    if not figures.is_dir() or not any(figures.iterdir()):
-        shutil.rmtree(workdir, ignore_errors=True)
-        return
-    for entry in workdir.iterdir():
-        if entry != figures:
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                with contextlib.suppress(OSError):
-                    entry.unlink()
-
-
-class _Collector:
-    """One output stream of the current call: incremental UTF-8 decode, capped collection."""
-
-    __slots__ = ("decoder", "emit", "kind", "limit", "parts", "size", "truncated")
-
-    def __init__(self, kind: Literal["stdout", "stderr"], limit: int, emit: OutputCallback) -> None:
-        self.kind: Literal["stdout", "stderr"] = kind
-        self.limit = limit
-        self.emit = emit
-        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        self.parts: list[str] = []
-        self.size = 0
-        self.truncated = False
-
-    def reset(self) -> None:
-        self.parts = []
-        self.size = 0
-        self.truncated = False
-
-    def feed(self, data: bytes, final: bool = False) -> None:
-        text = self.decoder.decode(data, final)
-        if not text or self.truncated:
-            return
-        room = self.limit - self.size
-        if len(text) > room:
-            text = text[: max(room, 0)]
-            self.truncated = True
-        if text:
-            self.size += len(text)
-            self.parts.append(text)
-            self.emit(OutputEvent(kind=self.kind, data=text, time=time.monotonic()))
-        if self.truncated:
-            self.mark()
-
-    def mark(self) -> None:
-        marker = _MARKER.format(limit=self.limit)
-        self.parts.append(marker)
-        self.emit(OutputEvent(kind=self.kind, data=marker, time=time.monotonic()))
-
-    def text(self) -> str:
-        return "".join(self.parts)
 
 
 class WorkerBackend(Backend):
@@ -239,8 +113,8 @@ class WorkerBackend(Backend):
         self._stale: asyncio.Future[dict[str, Any] | None] | None = None
         self._exited: asyncio.Event | None = None
         self._poller: select.poll | None = None
-        self._out = _Collector("stdout", max_output, self.emit)
-        self._err = _Collector("stderr", max_output, self.emit)
+        self._out = OutputCollector("stdout", max_output, self.emit)
+        self._err = OutputCollector("stderr", max_output, self.emit)
 
     # -- hooks for subclasses -----------------------------------------------------------
     @abc.abstractmethod
@@ -294,8 +168,8 @@ class WorkerBackend(Backend):
         self._exited = asyncio.Event()
         for fd in (proc.from_worker, proc.stdout, proc.stderr):
             os.set_blocking(fd, False)
-        self._out = _Collector("stdout", self.max_output, self.emit)
-        self._err = _Collector("stderr", self.max_output, self.emit)
+        self._out = OutputCollector("stdout", self.max_output, self.emit)
+        self._err = OutputCollector("stderr", self.max_output, self.emit)
         loop.add_reader(proc.from_worker, self._on_reply)
         loop.add_reader(proc.stdout, self._on_stream, proc.stdout, self._out)
         loop.add_reader(proc.stderr, self._on_stream, proc.stderr, self._err)
@@ -328,7 +202,7 @@ class WorkerBackend(Backend):
     async def _aclose(self) -> None:
         await self._shutdown()
         if self.workdir is not None and self._workdir_option is None:
-            _remove_keeping_figures(self.workdir)
+            remove_keeping_figures(self.workdir)
 
     async def _shutdown(self) -> None:
         """Stop the worker: EOF -> wait -> terminate -> wait -> kill, then always reap."""
@@ -408,7 +282,7 @@ class WorkerBackend(Backend):
         if kind == b"H" or (kind == b"R" and message.get("i") == self._call_id):
             pending.set_result(message)
 
-    def _on_stream(self, fd: int, collector: _Collector) -> None:
+    def _on_stream(self, fd: int, collector: OutputCollector) -> None:
         for _ in range(16):  # bounded: let the loop breathe during floods
             try:
                 data = os.read(fd, 1 << 16)
@@ -430,7 +304,7 @@ class WorkerBackend(Backend):
         for fd, _ in self._poller.poll(0):
             self._drain(fd, self._out if fd == proc.stdout else self._err)
 
-    def _drain(self, fd: int, collector: _Collector) -> None:
+    def _drain(self, fd: int, collector: OutputCollector) -> None:
         while True:
             try:
                 data = os.read(fd, 1 << 16)
