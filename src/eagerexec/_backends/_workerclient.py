@@ -34,7 +34,7 @@ from typing import Any
 from .._exceptions import BackendError, SessionDiedError, UsageError
 from ._base import Backend, OutputCallback
 from ._outcome import ExecError, Outcome, OutputEvent, TracebackFrame
-from ._workerproc import WorkerProcess, OutputCollector, remove_keeping_figures, spawn_with_pipes
+from ._workerproc import OutputCollector, WorkerProcess, remove_keeping_figures, spawn_with_pipes
 
 __all__ = ["DEFAULT_SPIN", "WORKER_PATH", "WorkerBackend", "WorkerProcess", "spawn_with_pipes"]
 
