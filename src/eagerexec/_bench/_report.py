@@ -388,6 +388,31 @@ def write_report(out: Path) -> Path:
     if not t2:
         lines.append("| (no erroring program) | | | | | | | | |")
 
+    from ._repairs import load_repairs, repair_rows
+
+    repairs = load_repairs(out / "repairs.jsonl")
+    if repairs:
+        models = ", ".join(sorted({str(r.get("model")) for r in repairs}))
+        lines += [
+            "",
+            "## Table 3: repair from the partial code vs from the full program",
+            "",
+            f"Each failing program repaired once per strategy by {models} (`repairs.jsonl`); resolved",
+            "= the last attempt ran to the end without error.",
+            "",
+            "| corpus | programs | resolved, partial | resolved, full | only partial | only full |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for row in repair_rows(repairs):
+            resolved = {
+                k: "–" if row[f"{k}_pct"] is None else f"{row[k]} ({row[f'{k}_pct']:.0f}%)"
+                for k in ("partial", "full")
+            }
+            lines.append(
+                f"| {row['corpus']} | {row['programs']} | {resolved['partial']} | {resolved['full']} | "
+                f"{row['only_partial']} | {row['only_full']} |"
+            )
+
     apart = [p for p in pairs if p.kind in ("timeout", "crash", "mismatch", "incomplete")]
     lines += ["", "## Runs reported apart (timeouts, crashes, mismatches)", ""]
     if not apart:

@@ -84,6 +84,12 @@ def _report(out: Path, timelines: bool) -> None:
 @click.option("--progress/--no-progress", default=None, help="Progress bar [on a terminal].")
 @click.option("--report-only", "report_only", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Regenerate the report of OUT from its runs.jsonl and exit.")
+@click.option("--repair-model", default=None, metavar="MODEL",
+              help="After the sweep, repair each failing program from the partial code and from the "
+                   "full program with MODEL (OpenAI-compatible; Table 3).")
+@click.option("--repair-base-url", default=None, help="Endpoint of the repair model [OPENAI_BASE_URL].")
+@click.option("--repair-attempts", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Repair requests per program and strategy.")
 def bench_command(
     corpora: tuple[str, ...],
     out: Path | None,
@@ -99,6 +105,9 @@ def bench_command(
     timelines: bool,
     progress: bool | None,
     report_only: Path | None,
+    repair_model: str | None,
+    repair_base_url: str | None,
+    repair_attempts: int,
 ) -> None:
     """Benchmark eager against serial execution over CORPUS... (bundled, a directory of .py
     files, or LOADER:PATH with LOADER one of pandasplotbench, dabench, dsbench, gitchameleon).
@@ -149,6 +158,29 @@ def bench_command(
         f"{summary.executed} pair(s) run, {summary.skipped} already done; runs: {statuses}; "
         f"results in {summary.runs_path}"
     )
+    if repair_model is not None:
+        from .._bench._repairs import RepairConfig, run_repair_study
+
+        rcfg = RepairConfig(
+            model=repair_model,
+            base_url=repair_base_url,
+            attempts=repair_attempts,
+            backend=cfg.backends[0],
+            timeout=timeout,
+        )
+        try:
+            added = run_repair_study(
+                out,
+                programs,
+                rcfg,
+                on_record=lambda r: click.echo(
+                    f"repair {r['corpus']}/{r['program']} {r['strategy']}: {'resolved' if r.get('ok') else 'not resolved'}",
+                    err=True,
+                ),
+            )
+        except EagerError as exc:
+            _fail(str(exc))
+        click.echo(f"{len(added)} repair(s) run; results in {out / 'repairs.jsonl'}")
     _report(out, timelines)
     if failed:
         sys.exit(2)
