@@ -24,6 +24,7 @@ def test_pandasplotbench_joins_data_and_plot_code_and_writes_data_csv() -> None:
     assert p.corpus == "pandasplotbench"
     assert p.code.index('pd.read_csv("data.csv")') < p.code.index("ax.plot")
     assert dict(p.files) == {"data.csv": b"x,y\n1,2\n2,4\n3,9\n"}
+    assert p.task == "Plot y against x as a line."
     compile(p.code, p.name, "exec")
 
 
@@ -40,12 +41,14 @@ def test_dabench_pairs_questions_with_solutions_and_tables() -> None:
     assert [p.name for p in progs] == ["dabench_0", "dabench_5"]  # question 9 has no solution
     assert all(dict(p.files) == {"values.csv": b"value\n1\n2\n3\n4\n"} for p in progs)
     assert "```" not in progs[1].code and "csv.DictReader" in progs[1].code  # taken from the fence
+    assert progs[0].task == "What is the mean of column 'value'?"  # the repair study's request
 
 
 def test_dsbench_one_program_per_solved_question_with_task_files() -> None:
     progs = load_corpus(f"dsbench:{FIX / 'dsbench'}")
     assert [p.name for p in progs] == ["dsbench_00000001_question1"]
     assert set(dict(progs[0].files)) == {"sales.csv", "question1.txt"}
+    assert progs[0].task == "Which month sold more units? A) jan B) feb"
 
 
 def test_gitchameleon_builds_starting_code_plus_solution_plus_test() -> None:
@@ -55,6 +58,7 @@ def test_gitchameleon_builds_starting_code_plus_solution_plus_test() -> None:
     assert code.index("def cumprod") < code.index("return np.cumprod") < code.index("assert list")
     for p in progs:
         compile(p.code, p.name, "exec")
+    assert progs[0].task == "Compute the cumulative product of an array."
 
 
 def test_gitchameleon_reads_the_csv_release(tmp_path: Path) -> None:

@@ -150,6 +150,18 @@ def _pandasplotbench_records(path: Path) -> list[dict[str, Any]]:
     return records
 
 
+_TASK_FIELDS = ("question", "task__plot_description", "task", "instruction", "problem", "prompt", "description")
+
+
+def _task_of(rec: dict[str, Any]) -> str:
+    """A record's request text (the first task-like string field), or ``""``."""
+    for key in _TASK_FIELDS:
+        value = rec.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return ""
+
+
 def load_pandasplotbench(path: Path, *, download: bool = False) -> list[Program]:
     """PandasPlotBench programs (gold plotting code with its ``data.csv``)."""
     if download and not path.exists():
@@ -168,6 +180,7 @@ def load_pandasplotbench(path: Path, *, download: bool = False) -> list[Program]
                 corpus="pandasplotbench",
                 code=code_data.rstrip("\n") + "\n\n" + code_plot.lstrip("\n"),
                 files=(("data.csv", csv_text.encode("utf-8")),),
+                task=_task_of(rec),
             )
         )
     if not out:
@@ -202,7 +215,7 @@ def load_dabench(path: Path, *, download: bool = False) -> list[Program]:
             raise BenchError(f"{where}: table {file_name} not found in {tables}")
         out.append(
             Program(name=f"dabench_{_safe_name(qid)}", corpus="dabench", code=code,
-                    files=((file_name, table.read_bytes()),))
+                    files=((file_name, table.read_bytes()),), task=_task_of(rec))
         )
     if not out:
         raise BenchError(f"dabench: no question in {qfile} has a solution (add a *solutions*.jsonl with id and code)")
@@ -242,7 +255,9 @@ def load_dsbench(path: Path, *, download: bool = False) -> list[Program]:
             if code is None:
                 continue
             name = f"dsbench_{_safe_name(tid)}" + ("" if q is None else f"_{_safe_name(q)}")
-            out.append(Program(name=name, corpus="dsbench", code=code, files=files))
+            question = task_dir / f"{q}.txt" if q is not None else None
+            task = question.read_text(encoding="utf-8", errors="replace").strip() if question and question.is_file() else ""
+            out.append(Program(name=name, corpus="dsbench", code=code, files=files, task=task or _task_of(rec)))
     if not out:
         raise BenchError(f"dsbench: no task in {index} has a solution (add a *solutions*.jsonl with id and code)")
     return out
@@ -285,7 +300,7 @@ def load_gitchameleon(path: Path, *, download: bool = False) -> list[Program]:
         if isinstance(test, str) and test.strip():
             code += "\n" + test.strip("\n") + "\n"
         name = f"gitchameleon_{_safe_name(pid if pid is not None else n)}_{_safe_name(library)}_{_safe_name(version)}"
-        out.append(Program(name=name, corpus="gitchameleon", code=code))
+        out.append(Program(name=name, corpus="gitchameleon", code=code, task=_task_of(rec)))
     if not out:
         raise BenchError(f"gitchameleon: {path} holds no record")
     return out

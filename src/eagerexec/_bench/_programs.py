@@ -30,6 +30,8 @@ class Program:
         code: the Python source that is replayed as a token stream.
         files: data files to place in the run's working directory, ``(relative path, bytes)``.
         expect: ``ok``, ``error <Type>`` or ``""`` when unknown.
+        task: the request the code answers (a benchmark's question), for the repair study;
+            ``""`` when the corpus has none (the study then uses the module docstring).
     """
 
     name: str
@@ -37,6 +39,7 @@ class Program:
     code: str
     files: tuple[tuple[str, bytes], ...] = ()
     expect: str = ""
+    task: str = ""
 
 
 def parse_expect(code: str) -> str:

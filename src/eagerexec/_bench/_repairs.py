@@ -63,9 +63,11 @@ class RepairConfig:
 
 
 def _task(program: Program) -> str:
-    """The user's request for a program: its module docstring, else a generic one."""
+    """The user's request for a program: the corpus's own, its module docstring, or a generic one."""
     import ast
 
+    if program.task:
+        return program.task
     try:
         doc = ast.get_docstring(ast.parse(program.code))
     except SyntaxError:
