@@ -6,8 +6,9 @@ Usage::
 
 Per-call overhead = the host-side round trip of a trivial chunk (``pass``), median and p90 of N
 calls after 50 warm-up calls. Cold start = creating a backend and awaiting ``start()``, median of
-5. Backends are rows of ``FACTORIES`` (name -> zero-argument factory): other backends add theirs
-there; a backend whose factory raises BackendUnavailableError is reported as skipped.
+5. From pool = ``SessionPool.acquire()`` on a warm pool (its refill done), median of 5. Backends
+are rows of ``SPECS`` (name -> backend and options): other backends add theirs there; a backend
+that raises BackendUnavailableError is reported as skipped.
 """
 
 from __future__ import annotations
@@ -25,19 +26,24 @@ from typing import Any
 
 from eagerexec._backends._base import Backend, open_backend
 from eagerexec._exceptions import BackendUnavailableError
+from eagerexec._pool import SessionPool
 
-FACTORIES: dict[str, Callable[[], Backend]] = {
-    "local": lambda: open_backend("local"),
-    "sandbox": lambda: open_backend("sandbox"),
+# name -> (backend, options); a factory per row is ``open_backend(backend, **options)``.
+SPECS: dict[str, tuple[str, dict[str, Any]]] = {
+    "local": ("local", {}),
+    "sandbox": ("sandbox", {}),
     # The same backends with spinning off (both sides sleep in the kernel between messages):
     # the baseline for the spin's effect, measured in the same run.
-    "local-nospin": lambda: open_backend("local", spin=0),
-    "sandbox-nospin": lambda: open_backend("sandbox", spin=0),
+    "local-nospin": ("local", {"spin": 0}),
+    "sandbox-nospin": ("sandbox", {"spin": 0}),
     # The offline image scripts/build-docker-image.sh builds; $EAGEREXEC_DOCKER_IMAGE overrides.
-    "docker": lambda: open_backend(
-        "docker", image=os.environ.get("EAGEREXEC_DOCKER_IMAGE", "eagerexec/python:bookworm")
-    ),
+    "docker": ("docker", {"image": os.environ.get("EAGEREXEC_DOCKER_IMAGE", "eagerexec/python:bookworm")}),
 }
+FACTORIES: dict[str, Callable[[], Backend]] = {
+    name: (lambda b=backend, o=options: open_backend(b, **o)) for name, (backend, options) in SPECS.items()
+}
+POOLED = ("local", "sandbox", "docker")
+"""Rows whose start from a pre-started ``SessionPool`` is measured too."""
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -70,6 +76,23 @@ async def measure(factory: Callable[[], Backend], calls: int, starts: int = 5) -
     }
 
 
+async def measure_pool(name: str, takes: int = 5) -> float:
+    """Median seconds for ``SessionPool.acquire()`` to hand out a started session, the pool's
+    background refill finished before each take (a warm pool, as an agent server keeps one)."""
+    backend, options = SPECS[name]
+    times = []
+    async with SessionPool(backend, size=1, **options) as pool:
+        for _ in range(takes):
+            while pool._ready.empty():  # the refill of the previous take
+                await asyncio.sleep(0.01)
+            t0 = time.perf_counter()
+            session = await pool.acquire()
+            times.append(time.perf_counter() - t0)
+            assert (await session.execute("x = 1")).ok  # it is started and usable
+            await session.aclose()
+    return statistics.median(times)
+
+
 async def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=2000, help="trivial calls per backend")
@@ -80,16 +103,18 @@ async def main(argv: list[str] | None = None) -> int:
     for name in args.backends.split(","):
         try:
             results[name] = await measure(FACTORIES[name], args.n)
+            if name in POOLED:
+                results[name]["pool_acquire_median_us"] = await measure_pool(name) * 1e6
         except BackendUnavailableError as exc:
             results[name] = {"skipped": str(exc)}
-    print(f"{'backend':<15} {'median us':>10} {'p90 us':>10} {'cold start ms':>14}")
+    print(f"{'backend':<15} {'median us':>10} {'p90 us':>10} {'cold start ms':>14} {'from pool us':>13}")
     for name, row in results.items():
         if "skipped" in row:
             print(f"{name:<15} skipped: {row['skipped']}")
         else:
             print(
                 f"{name:<15} {row['call_median_us']:>10.1f} {row['call_p90_us']:>10.1f} "
-                f"{row['start_median_ms']:>14.1f}"
+                f"{row['start_median_ms']:>14.1f} {row.get('pool_acquire_median_us', float('nan')):>13.1f}"
             )
     if args.json_path:
         meta = {"python": sys.version.split()[0], "machine": platform.platform(), "n": args.n}
