@@ -46,6 +46,7 @@ def test_repair_study_partial_vs_full(tmp_path: Path, monkeypatch: pytest.Monkey
         again = CliRunner().invoke(main, args)
         assert again.exit_code == 0 and "0 repair(s) run" in again.output
     assert len(bodies) == 4 and all(b["model"] == "scripted-model" for b in bodies)
+    assert all(b["max_tokens"] == 2048 for b in bodies)
     partial_divide = "\n".join(m["content"] for m in bodies[0]["messages"])
     assert "Halve one." in partial_divide and "ZeroDivisionError" in partial_divide
     assert "print(b)" not in partial_divide.split("ZeroDivisionError")[0]  # the code is cut at line 3

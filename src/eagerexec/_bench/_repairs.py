@@ -47,6 +47,7 @@ class RepairConfig:
         base_url: the OpenAI-compatible endpoint (default: ``$OPENAI_BASE_URL`` or OpenAI's).
         api_key: the key (default: ``$OPENAI_API_KEY``).
         attempts: repair requests per program and strategy.
+        max_tokens: the most tokens a repair answer may take (None: the endpoint's default).
         backend: the execution backend.
         timeout: seconds each execution call may run.
         backends_from_runs: the backend whose error pairs select the programs (default: the
@@ -57,6 +58,7 @@ class RepairConfig:
     base_url: str | None = None
     api_key: str | None = None
     attempts: int = 1
+    max_tokens: int | None = 2048
     backend: str = "local"
     timeout: float = 60.0
     backends_from_runs: str | None = None
@@ -226,6 +228,7 @@ def _openai_factory(cfg: RepairConfig) -> Callable[[list[dict[str, str]]], Any]:
             model=cfg.model,
             base_url=cfg.base_url,
             api_key=cfg.api_key,
+            max_tokens=cfg.max_tokens,
         )
 
     make([{"role": "user", "content": "check"}])  # bad settings fail here, with one line

@@ -90,6 +90,8 @@ def _report(out: Path, timelines: bool) -> None:
 @click.option("--repair-base-url", default=None, help="Endpoint of the repair model [OPENAI_BASE_URL].")
 @click.option("--repair-attempts", type=click.IntRange(min=1), default=1, show_default=True,
               help="Repair requests per program and strategy.")
+@click.option("--repair-max-tokens", type=click.IntRange(min=1), default=2048, show_default=True,
+              help="Most tokens per repair answer.")
 def bench_command(
     corpora: tuple[str, ...],
     out: Path | None,
@@ -108,6 +110,7 @@ def bench_command(
     repair_model: str | None,
     repair_base_url: str | None,
     repair_attempts: int,
+    repair_max_tokens: int,
 ) -> None:
     """Benchmark eager against serial execution over CORPUS... (bundled, a directory of .py
     files, or LOADER:PATH with LOADER one of pandasplotbench, dabench, dsbench, gitchameleon).
@@ -165,6 +168,7 @@ def bench_command(
             model=repair_model,
             base_url=repair_base_url,
             attempts=repair_attempts,
+            max_tokens=repair_max_tokens,
             backend=cfg.backends[0],
             timeout=timeout,
         )
