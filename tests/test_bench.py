@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from eagerexec._bench import SweepConfig, load_corpus, load_runs, run_sweep, write_report
 from eagerexec._bench._programs import Program, parse_expect
-from eagerexec._bench._report import bound_violation, build_pairs, ideal_nel
+from eagerexec._bench._report import bound_violation, build_pairs, hidden_execution, ideal_nel
 from eagerexec._bench._runner import MODES, run_key
 from eagerexec._cli import main
 
@@ -272,6 +272,16 @@ def test_ideal_nel_replays_measured_execution_with_zero_overhead() -> None:
     }
     assert ideal_nel(rec) == pytest.approx(0.3)
     assert ideal_nel({"timeline": {"chunks": []}}) is None and ideal_nel(None) is None
+
+
+def test_hidden_execution_counts_all_batches_but_the_last_up_to_the_last_token() -> None:
+    def batch(start: float, end: float) -> dict[str, float]:
+        return {"exec_start": start, "exec_end": end}
+
+    rec = {"timeline": {"stream": {"last_token": 2.0}, "batches": [batch(0.5, 1.0), batch(1.5, 2.5), batch(2.6, 3.0)]}}
+    assert hidden_execution(rec) == pytest.approx((0.5 + 0.5, 0.5 + 1.0))  # the 2nd batch half hidden
+    one = {"timeline": {"stream": {"last_token": 2.0}, "batches": [batch(2.1, 2.2)]}}
+    assert hidden_execution(one) is None and hidden_execution(None) is None
 
 
 def test_bound_violation_uses_tolerance() -> None:
