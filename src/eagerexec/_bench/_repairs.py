@@ -50,8 +50,8 @@ class RepairConfig:
         max_tokens: the most tokens a repair answer may take (None: the endpoint's default).
         backend: the execution backend.
         timeout: seconds each execution call may run.
-        backends_from_runs: the backend whose error pairs select the programs (default: the
-            first backend found in runs.jsonl).
+        backends_from_runs: the backend whose error pairs select the programs (default:
+            ``backend``).
     """
 
     model: str
@@ -194,7 +194,7 @@ def run_repair_study(
     path = out / "repairs.jsonl"
     done = {(r.get("corpus"), r["program"], r["strategy"]) for r in load_repairs(path)}
     added = []
-    for program in failing_programs(out, programs, cfg.backends_from_runs):
+    for program in failing_programs(out, programs, cfg.backends_from_runs or cfg.backend):
         for strategy in STRATEGIES:
             if (program.corpus, program.name, strategy) in done:
                 continue
