@@ -73,6 +73,8 @@ def _check(path: Path, text: str, pieces: list[str], expected: list[str] | None)
 
 
 @pytest.mark.slow
+# compiling the stdlib's own test data warns about its deliberate oddities ("is" with a literal...)
+@pytest.mark.filterwarnings("ignore::SyntaxWarning", "ignore::DeprecationWarning")
 def test_stdlib_corpus(capsys: pytest.CaptureFixture[str]) -> None:
     rng = random.Random(20261122)
     covered = skipped = bad = 0
