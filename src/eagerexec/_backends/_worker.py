@@ -404,13 +404,11 @@ class Worker:
     def _parts(self, source, first_line, cuts):
         """Split ``source`` at the whole-program lines ``cuts`` (ignored unless increasing and
         inside the source): [(text, first line), ...]."""
-        if not cuts:
+        if not cuts or not all(isinstance(c, int) for c in cuts):
             return [(source, first_line)]
         lines = source.splitlines(True)
         bounds = [c - first_line for c in cuts]
-        if any(not isinstance(b, int) for b in bounds) or bounds != sorted(set(bounds)):
-            return [(source, first_line)]
-        if bounds[0] <= 0 or bounds[-1] >= len(lines):
+        if bounds != sorted(set(bounds)) or bounds[0] <= 0 or bounds[-1] >= len(lines):
             return [(source, first_line)]
         starts = [0] + bounds
         ends = bounds + [len(lines)]

@@ -50,8 +50,6 @@ class RepairConfig:
         max_tokens: the most tokens a repair answer may take (None: the endpoint's default).
         backend: the execution backend.
         timeout: seconds each execution call may run.
-        backends_from_runs: the backend whose error pairs select the programs (default:
-            ``backend``).
     """
 
     model: str
@@ -61,7 +59,6 @@ class RepairConfig:
     max_tokens: int | None = 2048
     backend: str = "local"
     timeout: float = 60.0
-    backends_from_runs: str | None = None
 
 
 def _task(program: Program) -> str:
@@ -93,15 +90,12 @@ def load_repairs(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def failing_programs(out: Path, programs: Sequence[Program], backend: str | None = None) -> list[Program]:
-    """The programs whose serial run failed in ``out/runs.jsonl`` (on ``backend``, default the
-    first backend recorded), in corpus order."""
+def failing_programs(out: Path, programs: Sequence[Program], backend: str) -> list[Program]:
+    """The programs whose serial run on ``backend`` failed in ``out/runs.jsonl``, in corpus order."""
     from ._report import build_pairs
 
     records, _ = load_runs(out / "runs.jsonl")
     pairs = build_pairs(records)
-    if backend is None:
-        backend = next((p.backend for p in pairs), None)
     failing = {(p.corpus, p.program) for p in pairs if p.kind == "error" and p.backend == backend}
     return [p for p in programs if (p.corpus, p.name) in failing]
 
@@ -123,10 +117,9 @@ async def repair_one(
         return make_model_source([dict(m) for m in messages])
 
     with tempfile.TemporaryDirectory(prefix="eager-repair-") as tmp:
-        first, fresh = Path(tmp, "session"), Path(tmp, "fresh")
-        for wd in (first, fresh):
-            wd.mkdir()
-            _materialise(program, wd)
+        first = Path(tmp, "session")
+        first.mkdir()
+        _materialise(program, first)
         fresh_count = 0
 
         def new_session() -> Session:
@@ -194,7 +187,7 @@ def run_repair_study(
     path = out / "repairs.jsonl"
     done = {(r.get("corpus"), r["program"], r["strategy"]) for r in load_repairs(path)}
     added = []
-    for program in failing_programs(out, programs, cfg.backends_from_runs or cfg.backend):
+    for program in failing_programs(out, programs, cfg.backend):
         for strategy in STRATEGIES:
             if (program.corpus, program.name, strategy) in done:
                 continue
