@@ -421,3 +421,36 @@ def test_split_at_times_each_part_like_one_call(name: str) -> None:
         assert whole.ok and whole.stdout == "3\n" and whole.part_times == ()
 
     in_session(name, body)
+
+
+# Enough kept-alive containers for several young-generation collections (each one moves the
+# survivors towards the oldest generation) but fewer than CPython needs to start a full
+# collection on its own (over ten young ones).
+GROW_OLD = "import gc\ngc.collect()\nkeep = [[] for _ in range(30_000)]\nyoung = gc.get_count()[2]\n"
+
+
+@pytest.mark.parametrize("more", [True, False], ids=["more", "last"])
+def test_idle_wait_runs_a_due_full_collection(name: str, more: bool) -> None:
+    async def body(b: Any) -> None:
+        first = await b.execute(GROW_OLD, more=more)
+        assert first.ok
+        await asyncio.sleep(0.2)  # the wait for the model
+        probe = await b.execute("print(young >= 3, gc.get_count()[2])\n", first_line=5)
+        grown, now = probe.stdout.split()
+        assert grown == "True"
+        # with more=True the worker collected during the wait (the counts restart from zero);
+        # without it, nothing ran between the calls
+        assert (int(now) == 0) is more
+
+    in_session(name, body)
+
+
+def test_idle_wait_leaves_a_disabled_collector_alone(name: str) -> None:
+    async def body(b: Any) -> None:
+        await b.execute(GROW_OLD)
+        await b.execute("gc.disable()\n", first_line=5, more=True)
+        await asyncio.sleep(0.2)
+        probe = await b.execute("print(young >= 3, gc.get_count()[2] == young)\n", first_line=6)
+        assert probe.stdout == "True True\n"
+
+    in_session(name, body)

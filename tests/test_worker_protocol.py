@@ -12,6 +12,7 @@ import os
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +92,43 @@ def test_bad_command_line_is_one_clear_line(tmp_path: Path) -> None:
         [sys.executable, str(WORKER_PATH), "--bogus"], capture_output=True, text=True, timeout=60
     )
     assert done.returncode != 0 and done.stderr.strip().startswith("usage: _worker.py")
+
+
+def test_idle_collection_waits_for_a_quiet_channel(tmp_path: Path) -> None:
+    """An "idle" request lets the worker run a due full collection after replying, unless the
+    next request is already waiting (here: written before the first reply was read)."""
+    r_in, w_in = os.pipe()
+    r_out, w_out = os.pipe()
+    r_ctl, w_ctl = os.pipe()
+    proc = subprocess.Popen(
+        [sys.executable, str(WORKER_PATH), "--fds", str(r_in), str(w_out), str(r_ctl), "--workdir", str(tmp_path)],
+        pass_fds=(r_in, w_out, r_ctl),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    for fd in (r_in, w_out, r_ctl):
+        os.close(fd)
+    try:
+        assert recv(r_out)[0] == b"H"
+        grow = "import gc\ngc.collect()\nkeep = [[] for _ in range(30_000)]\n"
+        send(w_in, {"i": 1, "src": grow, "line": 1, "idle": 1})
+        send(w_in, {"i": 2, "src": "print(gc.get_count()[2] >= 3, flush=True)\n", "line": 4, "idle": 1})
+        assert recv(r_out)[1]["err"] is None and recv(r_out)[1]["err"] is None
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"True\n"  # no collection between the two requests
+        time.sleep(0.2)  # nothing waiting after the second: the worker collected
+        send(w_in, {"i": 3, "src": "print(gc.get_count()[2], flush=True)\n", "line": 5})
+        assert recv(r_out)[1]["err"] is None
+        assert proc.stdout.readline() == b"0\n"
+        os.close(w_in)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for fd in (r_out, w_ctl):
+            os.close(fd)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()

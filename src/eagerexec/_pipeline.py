@@ -80,6 +80,8 @@ class Session:
             report the error at the end.
         gating: defer definition-only chunks into the next batch.
         live_figures: capture figures after every batch instead of once at the end.
+        idle_work: let the backend use the waits for the model (eager mode) for housekeeping
+            such as a due garbage collection, which would otherwise land in a later chunk.
         timeout: seconds each backend call may run before it is interrupted.
         pool: take the backend session from this pool instead of starting one.
         on_event: called with every ``PipelineEvent`` (for live views); must not block.
@@ -94,6 +96,7 @@ class Session:
         stop_on_error: bool = True,
         gating: bool = True,
         live_figures: bool = False,
+        idle_work: bool = True,
         timeout: float | None = None,
         pool: SessionPool | None = None,
         on_event: EventCallback | None = None,
@@ -104,6 +107,7 @@ class Session:
         self.stop_on_error = stop_on_error
         self.gating = gating
         self.live_figures = live_figures
+        self.idle_work = idle_work
         self.timeout = timeout
         self.on_event = on_event
         self._pool = pool
@@ -407,7 +411,12 @@ class _Run:
             line += r.chunk.code.count("\n")
             split_at.append(line)
         outcome = await backend.execute(
-            code, first_line=first_line, timeout=self.session.timeout, figures=figures, split_at=split_at
+            code,
+            first_line=first_line,
+            timeout=self.session.timeout,
+            figures=figures,
+            split_at=split_at,
+            more=not final and self.session.idle_work,
         )
         host_end = self.now()
         if outcome.part_times:

@@ -72,6 +72,7 @@ class Backend(abc.ABC):
         timeout: float | None = None,
         figures: bool = True,
         split_at: Sequence[int] = (),
+        more: bool = False,
     ) -> Outcome:
         """Run ``source`` in the session as the next part of the program.
 
@@ -87,6 +88,10 @@ class Backend(abc.ABC):
             split_at: whole-program lines where later parts of ``source`` start (e.g. the
                 statements of a batch). Parts run one after another exactly as the whole would,
                 and ``Outcome.part_times`` times each one (worker backends; others ignore it).
+            more: more code will follow after a wait (the model is still writing). The
+                session may use the wait for housekeeping that would otherwise fall inside a
+                later call: worker backends run a due garbage collection then. Leave it
+                False for the last call, and whenever the next call follows at once.
 
         Returns:
             The call's ``Outcome``; errors in the user's code are data, never raised.
@@ -101,6 +106,7 @@ class Backend(abc.ABC):
             timeout=timeout or self.timeout,
             figures=figures,
             split_at=tuple(split_at),
+            more=more,
         )
 
     async def interrupt(self) -> None:
@@ -152,6 +158,7 @@ class Backend(abc.ABC):
         timeout: float | None,
         figures: bool = True,
         split_at: tuple[int, ...] = (),
+        more: bool = False,
     ) -> Outcome: ...
 
     @abc.abstractmethod

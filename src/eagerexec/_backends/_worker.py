@@ -20,7 +20,7 @@ Channels (all three are *dedicated*; stdin/stdout/stderr belong to the user's co
 Frames on IN/OUT: 4-byte big-endian length, then the body: one type byte and a UTF-8 JSON
 object. Host -> worker: ``E`` {"i": call id, "src": source, "line": first line, "fig": save
 figures after the call (optional, default true), "cuts": whole-program lines where the source's
-later parts start (optional)}. With cuts, each part is compiled and run on its own, in order, and
+later parts start (optional), "idle": more code follows after a wait (optional; see below)}. With cuts, each part is compiled and run on its own, in order, and
 the reply's "p" lists each part's [start, end] (``time.monotonic()``, compile included; a part
 that raised ends there, later parts have no entry). Worker -> host:
 ``H`` hello once at start {"pid", "python", "preload_errors"}; ``R`` one result per request
@@ -30,7 +30,9 @@ null), "f" (figure paths), "t" (Python-level output truncated)}. EOF on IN makes
 Waiting for a request: the worker polls IN without blocking for ``--spin-us`` microseconds
 (default 0) after each reply, then blocks. Waking a sleeping process costs tens of microseconds
 on an idle machine, more than the whole call; a short spin keeps back-to-back calls (one batch
-after another) off that path, at the price of that much CPU per call.
+after another) off that path, at the price of that much CPU per call. After replying to an
+"idle" request, a full garbage collection that is due runs first, unless a request arrives
+within 2 ms (``Worker._idle``).
 
 Output: the user's fd 1 and 2 are whatever the worker inherited (pipes the host reads). All
 Python-level output is written through to fd 1/2 before the result frame is sent, so when the
@@ -50,6 +52,7 @@ milliseconds, a copy well under one. ``Figure.savefig``/``draw`` are wrapped for
 import __future__
 
 import functools
+import gc
 import io
 import json
 import linecache
@@ -72,6 +75,10 @@ _CALL_ID = struct.Struct(">I")
 _FUTURE_MASK = 0
 for _name in __future__.all_feature_names:
     _FUTURE_MASK |= getattr(__future__, _name).compiler_flag
+
+# Idle-time garbage collection (see Worker._idle).
+_IDLE_GC_AFTER = int(os.environ.get("EAGEREXEC_IDLE_GC_AFTER", "3"))
+_IDLE_GRACE = 0.002
 
 _RLIMITS = {
     "as": "RLIMIT_AS",
@@ -382,6 +389,25 @@ class Worker:
             except BlockingIOError:
                 continue
 
+    def _idle(self):
+        """Use the wait for the next request: collect garbage now if a full collection is near.
+
+        The host says "idle" when more code will come after a wait (the model is still
+        writing). A full collection scans every object (tens of milliseconds once numpy, pandas
+        and matplotlib are loaded); run by the allocator it lands in whatever statement crosses
+        the threshold, often the heavy last ones (a savefig) that nothing can hide. Run here it
+        overlaps generation. Skipped when the program disabled the collector, when fewer than
+        _IDLE_GC_AFTER young collections happened since the last full one, and when the next
+        request arrives within _IDLE_GRACE seconds (a batch that was ready at once)."""
+        if self.buf or not gc.isenabled() or gc.get_count()[2] < _IDLE_GC_AFTER:
+            return
+        try:
+            if select.select([self.rfd], [], [], _IDLE_GRACE)[0]:
+                return
+        except (OSError, ValueError):
+            return
+        gc.collect()
+
     # -- calls ----------------------------------------------------------------------------
     def _record_program(self, source, first_line):
         have = len(self.lines)
@@ -591,6 +617,8 @@ class Worker:
                     return
                 req = _decode(body[1:].decode("utf-8"))
                 self.send(b"R", self.run(req))
+                if req.get("idle"):
+                    self._idle()
             except KeyboardInterrupt:  # a late interrupt between calls: ignore
                 continue
 

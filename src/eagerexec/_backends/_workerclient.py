@@ -375,6 +375,7 @@ class WorkerBackend(Backend):
         timeout: float | None,
         figures: bool = True,
         split_at: tuple[int, ...] = (),
+        more: bool = False,
     ) -> Outcome:
         if self._stale is not None:
             await self._finish_cancelled()
@@ -399,6 +400,8 @@ class WorkerBackend(Backend):
             request["fig"] = False
         if split_at:
             request["cuts"] = list(split_at)
+        if more:
+            request["idle"] = 1
         body = b"E" + _encode(request).encode("utf-8", "surrogatepass")
         timer = loop.call_later(timeout, self._on_timeout, call_id) if timeout else None
         try:

@@ -265,6 +265,7 @@ class JupyterBackend(Backend):
         timeout: float | None,
         figures: bool = True,
         split_at: tuple[int, ...] = (),
+        more: bool = False,
     ) -> Outcome:
         # ``figures`` is not ours to decide here: the kernel's inline backend displays (and
         # closes) open figures at the end of every cell. ``split_at`` is ignored: one cell, one
