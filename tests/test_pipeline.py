@@ -17,6 +17,7 @@ from programs_util import programs
 
 import eagerexec as ee
 from eagerexec import IterableSource, ReplaySource, Session, SessionPool
+from eagerexec._backends.local import LocalBackend
 
 PROGRAM = """import time
 print("start")
@@ -258,3 +259,32 @@ def test_chunks_are_timed_one_by_one_within_a_batch() -> None:
     assert r.chunks[5].exec_start is None  # never ran
     batch = r.batches[0]
     assert batch.exec_start <= timed[0].exec_start and timed[-1].exec_end <= batch.exec_end  # type: ignore[operator]
+
+
+class _RecordingBackend(LocalBackend):
+    """A local backend that notes the ``more`` flag of every call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.more: list[bool] = []
+
+    async def _execute(self, source: str, **kw):  # type: ignore[no-untyped-def, override]
+        self.more.append(bool(kw.get("more")))
+        return await super()._execute(source, **kw)
+
+
+@pytest.mark.parametrize(("mode", "idle_work"), [("eager", True), ("eager", False), ("serial", True)])
+def test_only_eager_batches_before_the_end_offer_the_wait(mode: str, idle_work: bool) -> None:
+    backend = _RecordingBackend()
+
+    async def go() -> ee.Result:
+        async with Session(backend, mode=mode, idle_work=idle_work) as s:  # type: ignore[arg-type]
+            return await s.run(IterableSource(_slow(_lines(PROGRAM), 0.03)))
+
+    r = arun(go())
+    assert r.ok and r.stdout == "start\n42\n0\n1\n"
+    assert backend.more[-1] is False  # the last call: nothing more will come
+    if mode == "eager" and idle_work:
+        assert len(backend.more) > 2 and all(backend.more[:-1])
+    else:
+        assert not any(backend.more)
