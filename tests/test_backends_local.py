@@ -426,7 +426,11 @@ def test_split_at_times_each_part_like_one_call(name: str) -> None:
 # Enough kept-alive containers for several young-generation collections (each one moves the
 # survivors towards the oldest generation) but fewer than CPython needs to start a full
 # collection on its own (over ten young ones).
-GROW_OLD = "import gc\ngc.collect()\nkeep = [[] for _ in range(30_000)]\nyoung = gc.get_count()[2]\n"
+GROW_OLD = (
+    "import gc\ngc.collect()\n"
+    "keep = [[] for _ in range(gc.get_threshold()[0] * (gc.get_threshold()[1] + 1) * 4)]\n"
+    "young = gc.get_count()[2]\n"
+)
 
 
 @pytest.mark.parametrize("more", [True, False], ids=["more", "last"])
