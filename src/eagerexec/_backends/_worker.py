@@ -20,9 +20,10 @@ Channels (all three are *dedicated*; stdin/stdout/stderr belong to the user's co
 Frames on IN/OUT: 4-byte big-endian length, then the body: one type byte and a UTF-8 JSON
 object. Host -> worker: ``E`` {"i": call id, "src": source, "line": first line, "fig": save
 figures after the call (optional, default true), "cuts": whole-program lines where the source's
-later parts start (optional), "idle": more code follows after a wait (optional; see below)}. With cuts, each part is compiled and run on its own, in order, and
-the reply's "p" lists each part's [start, end] (``time.monotonic()``, compile included; a part
-that raised ends there, later parts have no entry). Worker -> host:
+later parts start (optional), "idle": more code follows after a wait (optional; see below)}.
+With cuts, each part is compiled and run on its own, in order, and the reply's "p" lists each
+part's [start, end] (``time.monotonic()``, compile included; a part that raised ends there,
+later parts have no entry). Worker -> host:
 ``H`` hello once at start {"pid", "python", "preload_errors"}; ``R`` one result per request
 {"i", "s" start, "e" end (time.monotonic()), "err" (error dict or null), "x" (exit code or
 null), "f" (figure paths), "t" (Python-level output truncated)}. EOF on IN makes the worker exit.
@@ -77,7 +78,7 @@ for _name in __future__.all_feature_names:
     _FUTURE_MASK |= getattr(__future__, _name).compiler_flag
 
 # Idle-time garbage collection (see Worker._idle).
-_IDLE_GC_AFTER = int(os.environ.get("EAGEREXEC_IDLE_GC_AFTER", "3"))
+_IDLE_GC_AFTER = 3  # young-generation collections since the last full one
 _IDLE_GRACE = 0.002
 
 _RLIMITS = {

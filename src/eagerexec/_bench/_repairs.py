@@ -19,6 +19,7 @@ so an interrupted study resumes. ``repair_rows`` summarises the file for the rep
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import math
@@ -63,8 +64,6 @@ class RepairConfig:
 
 def _task(program: Program) -> str:
     """The user's request for a program: the corpus's own, its module docstring, or a generic one."""
-    import ast
-
     if program.task:
         return program.task
     try:
