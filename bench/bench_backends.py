@@ -24,9 +24,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from eagerexec._backends._base import Backend, open_backend
+from eagerexec.backends._base import Backend, open_backend
 from eagerexec._exceptions import BackendUnavailableError
-from eagerexec._pool import SessionPool
+from eagerexec.backends._pool import SessionPool
 
 # name -> (backend, options); a factory per row is ``open_backend(backend, **options)``.
 SPECS: dict[str, tuple[str, dict[str, Any]]] = {

@@ -36,8 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from eagerexec._chunker import Chunker
-from eagerexec._sources.replay import split_tokens
+from eagerexec.chunker._chunker import Chunker
+from eagerexec.sources.replay import split_tokens
 
 DEFAULT_FILES = ("json/decoder.py", "argparse.py", "typing.py", "test/test_grammar.py")
 

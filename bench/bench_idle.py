@@ -27,10 +27,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from eagerexec._bench._programs import Program, load_corpus
-from eagerexec._bench._runner import _materialise
-from eagerexec._pipeline import Session
-from eagerexec._sources import ReplaySource
+from eagerexec.bench._programs import Program, load_corpus
+from eagerexec.bench._runner import _materialise
+from eagerexec.pipeline._session import Session
+from eagerexec.sources import ReplaySource
 
 VARIANTS = (("serial", "serial", False), ("eager-no-idle", "eager", False), ("eager", "eager", True))
 

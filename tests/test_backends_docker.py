@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from eagerexec import BackendError, BackendUnavailableError, open_backend
-from eagerexec._backends._outcome import OutputEvent
-from eagerexec._backends.docker import LABEL, DockerBackend
+from eagerexec.backends._outcome import OutputEvent
+from eagerexec.backends.docker import LABEL, DockerBackend
 
 IMAGE = os.environ.get("EAGEREXEC_DOCKER_IMAGE", "eagerexec/python:bookworm")
 DATA_IMAGE = os.environ.get("EAGEREXEC_DOCKER_DATA_IMAGE", "eagerexec/python-data:bookworm")
@@ -297,7 +297,7 @@ def test_cancelled_call_and_close_leave_no_container() -> None:
 
 
 def test_default_image_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from eagerexec._backends.docker import DEFAULT_IMAGE
+    from eagerexec.backends.docker import DEFAULT_IMAGE
 
     monkeypatch.delenv("EAGEREXEC_DOCKER_IMAGE", raising=False)
     assert open_backend("docker").image == DEFAULT_IMAGE  # type: ignore[attr-defined]

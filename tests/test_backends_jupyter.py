@@ -17,7 +17,7 @@ pytest.importorskip("jupyter_client", reason="the jupyter backend needs jupyter_
 pytest.importorskip("ipykernel", reason="the jupyter backend tests need ipykernel (eagerexec[jupyter])")
 
 from eagerexec import BackendUnavailableError, OutputEvent, open_backend
-from eagerexec._backends.jupyter import JupyterBackend
+from eagerexec.backends.jupyter import JupyterBackend
 
 T = TypeVar("T")
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from eagerexec._backends._base import open_backend
-from eagerexec._backends._outcome import OutputEvent
-from eagerexec._backends.local import LocalBackend
-from eagerexec._backends.sandbox import SandboxBackend
+from eagerexec.backends._base import open_backend
+from eagerexec.backends._outcome import OutputEvent
+from eagerexec.backends.local import LocalBackend
+from eagerexec.backends.sandbox import SandboxBackend
 from eagerexec._exceptions import UsageError
 
 PY38 = "/root/.pyenv/versions/3.8.18/bin/python3.8"

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from eagerexec._backends.sandbox import SandboxBackend
+from eagerexec.backends.sandbox import SandboxBackend
 
 
 def in_sandbox(body: Callable[[SandboxBackend], Awaitable[None]], **options: Any) -> None:

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from eagerexec._bench import SweepConfig, load_corpus, load_runs, run_sweep, write_report
-from eagerexec._bench._programs import Program, parse_expect
-from eagerexec._bench._report import bound_violation, build_pairs, hidden_execution, ideal_nel
-from eagerexec._bench._runner import MODES, run_key
-from eagerexec._cli import main
+from eagerexec.bench import SweepConfig, load_corpus, load_runs, run_sweep, write_report
+from eagerexec.bench._programs import Program, parse_expect
+from eagerexec.bench._report import bound_violation, build_pairs, hidden_execution, ideal_nel
+from eagerexec.bench._runner import MODES, run_key
+from eagerexec.cli import main
 
 TPS = 500.0
 TIMEOUT = 2.0
@@ -208,7 +208,7 @@ def test_single_machine_sweep_never_imports_ray(tmp_path: Path) -> None:
     corpus = _corpus(tmp_path, {"good": GOOD})
     script = (
         "import sys\n"
-        "from eagerexec._cli import main\n"
+        "from eagerexec.cli import main\n"
         f"try:\n    main(['bench', {str(corpus)!r}, '--out', {str(tmp_path / 'o')!r}, '--tps', '500',"
         " '--no-progress', '--no-timelines'])\n"
         "except SystemExit as e:\n    assert not e.code, e.code\n"

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from eagerexec import BenchError
-from eagerexec._bench import SweepConfig, load_corpus, load_runs, run_sweep
-from eagerexec._bench._loaders import LOADERS
-from eagerexec._cli import main
+from eagerexec.bench import SweepConfig, load_corpus, load_runs, run_sweep
+from eagerexec.bench._loaders import LOADERS
+from eagerexec.cli import main
 
 FIX = Path(__file__).parent / "fixtures" / "bench"
 

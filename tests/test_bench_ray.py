@@ -15,7 +15,7 @@ SCRIPT = """
 import json, sys
 from pathlib import Path
 import ray
-from eagerexec._bench import SweepConfig, load_corpus, run_sweep, write_report
+from eagerexec.bench import SweepConfig, load_corpus, run_sweep, write_report
 
 corpus, out = sys.argv[1], Path(sys.argv[2])
 ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -56,9 +56,9 @@ def test_ray_sweep_streams_pairs_into_runs_and_report(tmp_path: Path) -> None:
 
 
 def test_a_failed_task_becomes_two_crash_records() -> None:
-    from eagerexec._bench._programs import Program
-    from eagerexec._bench._ray import _failed
-    from eagerexec._bench._runner import PairSpec
+    from eagerexec.bench._programs import Program
+    from eagerexec.bench._ray import _failed
+    from eagerexec.bench._runner import PairSpec
 
     spec = PairSpec(program=Program(name="p", corpus="c", code="x = 1\n"), backend="local", tps=50.0, repeat=2)
     recs = _failed(spec, RuntimeError("worker died\nlong traceback"))

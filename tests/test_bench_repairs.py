@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from openai_server import OpenAIServer, Script
 
-from eagerexec._bench._repairs import load_repairs, repair_rows
-from eagerexec._cli import main
+from eagerexec.bench._repairs import load_repairs, repair_rows
+from eagerexec.cli import main
 
 MULTIPLY = '"""Multiply two numbers."""\nx = 2\ny = x * z\nprint(y)\n'  # NameError, line 3
 DIVIDE = '"""Halve one."""\na = 1\nb = a / 0\nprint(b)\n'  # ZeroDivisionError, line 3

@@ -61,7 +61,7 @@ EXPECTED = {
 CHILD = r"""
 import json, random, sys, types
 pkg = types.ModuleType("eagerexec"); pkg.__path__ = [sys.argv[1]]; sys.modules["eagerexec"] = pkg
-from eagerexec._chunker import Chunker
+from eagerexec.chunker._chunker import Chunker
 programs = json.loads(sys.stdin.read())
 rng = random.Random(7)
 out = {}

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 from openai_server import OpenAIServer, Script
 
-from eagerexec._cli import main
+from eagerexec.cli import main
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

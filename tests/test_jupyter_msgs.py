@@ -8,7 +8,7 @@ import time
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eagerexec._backends._jupyter_msgs import (
+from eagerexec.backends._jupyter_msgs import (
     Collected,
     exec_error,
     exit_code_of,

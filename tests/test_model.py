@@ -14,7 +14,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from eagerexec import UsageError
-from eagerexec._cli._model import model_command
+from eagerexec.cli._model import model_command
 from eagerexec.model import (
     Batch,
     Regime,
@@ -557,7 +557,7 @@ def test_cli_bad_input(program: Path, tmp_path: Path, args: list[str], needle: s
 
 
 def test_cli_wired_into_eager(program: Path) -> None:
-    from eagerexec._cli import main
+    from eagerexec.cli import main
 
     result = CliRunner().invoke(main, ["model", str(program), "--tps", "50", "--json"])
     assert result.exit_code == 0, result.output

@@ -17,7 +17,7 @@ from programs_util import programs
 
 import eagerexec as ee
 from eagerexec import IterableSource, ReplaySource, Session, SessionPool
-from eagerexec._backends.local import LocalBackend
+from eagerexec.backends.local import LocalBackend
 
 PROGRAM = """import time
 print("start")

@@ -14,7 +14,7 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from eagerexec._cli import main
+from eagerexec.cli import main
 
 BASE_URL = os.environ.get("EAGER_TEST_BASE_URL")
 MODEL = os.environ.get("EAGER_TEST_MODEL", "smollm2")

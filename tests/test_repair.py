@@ -1,4 +1,4 @@
-"""Tests for the repair loop (eagerexec._repair): partial continuation and full rewrite."""
+"""Tests for the repair loop (eagerexec.pipeline._repair): partial continuation and full rewrite."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 import pytest
 
 from eagerexec import UsageError
-from eagerexec._pipeline import Session
-from eagerexec._repair import failing_cut, repair_messages, repair_run
-from eagerexec._sources import Source, as_source
+from eagerexec.pipeline._session import Session
+from eagerexec.pipeline._repair import failing_cut, repair_messages, repair_run
+from eagerexec.sources import Source, as_source
 
 
 class Scripted:

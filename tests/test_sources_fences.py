@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eagerexec import UsageError
-from eagerexec._sources import FenceExtractor
+from eagerexec.sources import FenceExtractor
 
 
 def extract(text: str, cuts: list[int] | None = None, **options: bool) -> str:

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from eagerexec import UsageError
-from eagerexec._sources import IterableSource, ReplaySource, Source, as_source
+from eagerexec.sources import IterableSource, ReplaySource, Source, as_source
 
 PIECES = ["import os\n", "x = ", "1\n", "print(x)\n"]
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eagerexec import StreamInterruptedError, UsageError
-from eagerexec._sources import JsonStringExtractor
+from eagerexec.sources import JsonStringExtractor
 
 
 def decode(text: str, cuts: list[int] | None = None, key: str = "code") -> tuple[str, JsonStringExtractor]:

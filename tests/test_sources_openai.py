@@ -12,7 +12,7 @@ import pytest
 from openai_server import OpenAIServer, Script
 
 from eagerexec import NoCodeError, SourceConnectionError, SourceError, StreamInterruptedError, UsageError
-from eagerexec._sources import OpenAISource, Source
+from eagerexec.sources import OpenAISource, Source
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eagerexec import UsageError
-from eagerexec._sources import ReplaySource, Source, count_tokens, split_tokens
+from eagerexec.sources import ReplaySource, Source, count_tokens, split_tokens
 
 TEXTS = [
     "",

@@ -1,4 +1,4 @@
-"""Tests for the timeline picture (eagerexec._timeline)."""
+"""Tests for the timeline picture (eagerexec.bench._timeline)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from eagerexec._result import BatchTiming, ChunkTiming, Metrics, Result, RunError, StreamTiming
-from eagerexec._timeline import plot_timeline
+from eagerexec.pipeline._result import BatchTiming, ChunkTiming, Metrics, Result, RunError, StreamTiming
+from eagerexec.bench._timeline import plot_timeline
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

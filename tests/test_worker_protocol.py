@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from eagerexec._backends._workerclient import WORKER_PATH
+from eagerexec.backends._workerclient import WORKER_PATH
 
 HEADER = struct.Struct(">I")
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import click
 
-from .._backends._base import BACKENDS
+from ..backends._base import BACKENDS
 from .._exceptions import BackendError, UnknownBackendError, UsageError
-from .._pipeline import Session
-from .._result import PipelineEvent, Result
-from .._sources import ReplaySource, Source
+from ..pipeline._session import Session
+from ..pipeline._result import PipelineEvent, Result
+from ..sources import ReplaySource, Source
 from ._render import LiveView, PlainView, fail, make_view, show_error, summary
 
 __all__ = ["BACKEND_CHOICES", "exit_status", "replay_command", "replay_modes", "write_timeline"]
@@ -111,7 +111,7 @@ def exit_status(results: dict[str, Result]) -> int:
 
 
 def write_timeline(results: dict[str, Result], path: str) -> None:
-    from .._timeline import plot_timeline
+    from ..bench._timeline import plot_timeline
 
     try:
         plot_timeline(list(results.values()), path)

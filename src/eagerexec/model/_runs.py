@@ -16,10 +16,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._exceptions import UsageError
+from .._exceptions import UsageError
 
 if TYPE_CHECKING:
-    from .model import Prediction
+    from . import Prediction
 
 __all__ = ["RunEstimate", "SourceProfile", "estimate_from_run", "source_profile", "token_lengths"]
 
@@ -54,7 +54,7 @@ class RunEstimate:
 
     def predict(self) -> Prediction:
         """``predict`` with these inputs."""
-        from .model import predict
+        from . import predict
 
         return predict(
             self.lengths,
@@ -190,7 +190,7 @@ def _rate(stream: Mapping[str, Any]) -> float:
 def _token_counter() -> Callable[[str], int]:
     # the replay source's counter when it is there, else the same encoding it uses
     try:
-        replay = importlib.import_module("eagerexec._sources.replay")
+        replay = importlib.import_module("eagerexec.sources.replay")
         counter: Callable[[str], int] = replay.count_tokens
     except (ImportError, AttributeError):
         import tiktoken
@@ -223,8 +223,8 @@ def source_profile(source: str) -> SourceProfile:
 
     Tokens are counted per chunk text with the replay source's counter (cl100k_base).
     """
-    from ._chunker import Chunker
-    from ._events import ChunkKind
+    from ..chunker._chunker import Chunker
+    from ..chunker._events import ChunkKind
 
     chunker = Chunker()
     chunks = [*chunker.feed(source), *chunker.close()]

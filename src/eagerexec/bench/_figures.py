@@ -62,7 +62,7 @@ def saving_vs_rate(rows: Sequence[dict[str, Any]], path: Path) -> Path | None:
 
 def result_from_dict(d: dict[str, Any]) -> Any:
     """Rebuild a ``Result`` from one run record (``Result.to_dict`` plus harness fields)."""
-    from .._result import BatchTiming, ChunkTiming, Metrics, Result, RunError, StreamTiming
+    from ..pipeline._result import BatchTiming, ChunkTiming, Metrics, Result, RunError, StreamTiming
 
     tl = d.get("timeline") or {}
     err = d.get("error")
@@ -100,7 +100,7 @@ def timelines(pairs: Sequence[Any], directory: Path, *, repeat: int = 0) -> int:
         How many pictures were written (0 when ``_timeline`` is not available).
     """
     try:
-        from .._timeline import plot_timeline
+        from ._timeline import plot_timeline
     except ImportError:
         return 0
     directory.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@
 The model is reached with ``OpenAISource`` (``--base-url``/``--api-key`` or ``OPENAI_BASE_URL``/
 ``OPENAI_API_KEY``). With ``--repair K`` an error sends the partial code and the error back to
 the same model, which continues from the failing statement on the same session (see
-``eagerexec._repair``), up to K times. A failing endpoint exits 2 with one line; the partial code
+``eagerexec.pipeline._repair``), up to K times. A failing endpoint exits 2 with one line; the partial code
 and output are kept in ``--json``.
 """
 
@@ -17,13 +17,13 @@ from typing import Any
 
 import click
 
-from .._backends._base import BACKENDS
+from ..backends._base import BACKENDS
 from .._exceptions import BackendError, UsageError
-from .._pipeline import Session
-from .._repair import RepairReport, repair_run
-from .._result import Result
-from .._sources import OpenAISource, Source
-from .._sources.openai import DEFAULT_SYSTEM_FENCE, DEFAULT_SYSTEM_TOOL
+from ..pipeline._session import Session
+from ..pipeline._repair import RepairReport, repair_run
+from ..pipeline._result import Result
+from ..sources import OpenAISource, Source
+from ..sources.openai import DEFAULT_SYSTEM_FENCE, DEFAULT_SYSTEM_TOOL
 from ._render import LiveView, PlainView, fail, make_view, show_error, summary
 from ._replay import exit_status, write_timeline
 

@@ -10,7 +10,32 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["ExecError", "Outcome", "OutputEvent", "TracebackFrame"]
+__all__ = ["ExecError", "ExecRequest", "Outcome", "OutputEvent", "TracebackFrame"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecRequest:
+    """One backend call: the one request type every backend accepts.
+
+    Attributes:
+        code: Python code (one or more complete top-level statements).
+        first_line: the 1-based line of ``code`` in the whole program, so that tracebacks and
+            ``SyntaxError`` lines refer to the whole program.
+        timeout: seconds before the call is interrupted (None: the backend's own timeout).
+        figures: save the figures left open (and changed) at the end of the call. A caller that
+            runs a program in many calls may capture only after the last one.
+        split_at: whole-program lines where later parts of ``code`` start (the statements of a
+            batch); each part is timed on its own (``Outcome.part_times``) where the backend can.
+        more: more code follows after a wait (the model is still writing): the session may do
+            housekeeping in the wait (worker backends run a due garbage collection).
+    """
+
+    code: str
+    first_line: int = 1
+    timeout: float | None = None
+    figures: bool = True
+    split_at: tuple[int, ...] = ()
+    more: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,11 +84,14 @@ class OutputEvent:
     """Output produced while a call runs, delivered to the ``on_output`` callback.
 
     ``kind`` is ``stdout``, ``stderr`` or ``figure``; for ``figure`` ``data`` is the PNG path.
+    ``skipped``: characters the output limit dropped just before ``data`` (the head of a
+    call's output is delivered live, its tail when the call ends).
     """
 
     kind: Literal["stdout", "stderr", "figure"]
     data: str
     time: float
+    skipped: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

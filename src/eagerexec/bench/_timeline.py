@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._result import Result
+from ..pipeline._result import Result
 
 __all__ = ["plot_timeline"]
 

@@ -22,12 +22,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._exceptions import UsageError
+from .._exceptions import UsageError
 from ._result import Result, RunError
-from ._sources import Source
+from ..sources import Source
 
 if TYPE_CHECKING:
-    from ._pipeline import Session
+    from ._session import Session
 
 __all__ = ["RepairReport", "failing_cut", "repair_messages", "repair_run"]
 

@@ -34,8 +34,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ._exceptions import UsageError
-from ._model_pipeline import (
+from .._exceptions import UsageError
+from ._schedules import (
     Batch,
     closed_form_parallel,
     generation_times,
@@ -43,7 +43,7 @@ from ._model_pipeline import (
     ready_times,
     simulate_batched,
 )
-from ._model_run import RunEstimate, SourceProfile, estimate_from_run, source_profile, token_lengths
+from ._runs import RunEstimate, SourceProfile, estimate_from_run, source_profile, token_lengths
 
 __all__ = [
     "Batch",

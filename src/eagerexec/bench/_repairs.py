@@ -2,7 +2,7 @@
 
 Strategy: the programs of a sweep whose serial run failed (its ``error`` pairs) are each
 repaired twice through a model at an OpenAI-compatible endpoint, once per strategy of
-``eagerexec._repair.repair_run``:
+``eagerexec.pipeline._repair.repair_run``:
 
 * ``partial``: the failing program runs eagerly and stops at the error; the model sees the code
   cut at the failing statement plus the error and writes the continuation, which runs on the
@@ -106,9 +106,9 @@ async def repair_one(
 
     ``make_model_source(messages)`` builds the model's stream for a repair conversation.
     """
-    from .._pipeline import Session
-    from .._repair import repair_run
-    from .._sources import ReplaySource
+    from ..pipeline._session import Session
+    from ..pipeline._repair import repair_run
+    from ..sources import ReplaySource
 
     def make_source(messages: Sequence[Mapping[str, str]]) -> Any:
         if len(messages) == 1:  # the first "generation" is the corpus program itself
@@ -211,8 +211,8 @@ def run_repair_study(
 
 
 def _openai_factory(cfg: RepairConfig) -> Callable[[list[dict[str, str]]], Any]:
-    from .._sources import OpenAISource
-    from .._sources.openai import DEFAULT_SYSTEM_FENCE
+    from ..sources import OpenAISource
+    from ..sources.openai import DEFAULT_SYSTEM_FENCE
 
     def make(messages: list[dict[str, str]]) -> Any:
         return OpenAISource(

@@ -16,9 +16,9 @@ from typing import Any, NoReturn, TextIO
 
 import click
 
-from .._chunker import Chunker
-from .._events import Chunk
-from .._result import PipelineEvent, Result
+from ..chunker._chunker import Chunker
+from ..chunker._events import Chunk
+from ..pipeline._result import PipelineEvent, Result
 
 __all__ = ["LiveView", "PlainView", "fail", "make_view", "saving", "show_error", "summary"]
 

@@ -222,8 +222,8 @@ def _clip(text: Any) -> Any:
 
 
 async def _run_mode(spec: PairSpec, mode: str, timeout: float) -> dict[str, Any]:
-    from .._pipeline import Session
-    from .._sources import ReplaySource
+    from ..pipeline._session import Session
+    from ..sources import ReplaySource
 
     prog = spec.program
     base: dict[str, Any] = {

@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ._exceptions import UsageError
+from .._exceptions import UsageError
 
 __all__ = [
     "Batch",

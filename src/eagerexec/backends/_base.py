@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from .._exceptions import UnknownBackendError
-from ._outcome import Outcome, OutputEvent
+from ._outcome import ExecRequest, Outcome, OutputEvent
 
 __all__ = ["BACKENDS", "Backend", "OutputCallback", "open_backend"]
 
@@ -27,10 +27,10 @@ OutputCallback = Callable[[OutputEvent], None]
 # name -> "module:Class", imported lazily so that e.g. docker or jupyter_client are only needed
 # by the users of those backends.
 BACKENDS: dict[str, str] = {
-    "local": "eagerexec._backends.local:LocalBackend",
-    "sandbox": "eagerexec._backends.sandbox:SandboxBackend",
-    "docker": "eagerexec._backends.docker:DockerBackend",
-    "jupyter": "eagerexec._backends.jupyter:JupyterBackend",
+    "local": "eagerexec.backends.local:LocalBackend",
+    "sandbox": "eagerexec.backends.sandbox:SandboxBackend",
+    "docker": "eagerexec.backends.docker:DockerBackend",
+    "jupyter": "eagerexec.backends.jupyter:JupyterBackend",
 }
 
 
@@ -66,7 +66,7 @@ class Backend(abc.ABC):
 
     async def execute(
         self,
-        source: str,
+        source: str | ExecRequest,
         *,
         first_line: int = 1,
         timeout: float | None = None,
@@ -99,6 +99,10 @@ class Backend(abc.ABC):
         Raises:
             BackendError: the backend itself failed and could not recover.
         """
+        if isinstance(source, ExecRequest):
+            request = source
+            source, first_line, timeout = request.code, request.first_line, request.timeout
+            figures, split_at, more = request.figures, request.split_at, request.more
         await self.start()
         return await self._execute(
             source,

@@ -17,7 +17,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._chunkcode import ChunkBuilder
+    from ._code import ChunkBuilder
 
 __all__ = ["NestedScanner"]
 

@@ -18,13 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ._backends import ExecError
+from ..backends import ExecError, TracebackFrame
 
 __all__ = [
     "BatchTiming",
     "ChunkTiming",
     "Metrics",
-    "PipelineEvent",
     "Result",
     "RunError",
     "StreamTiming",
@@ -45,6 +44,12 @@ class RunError:
         traceback: the formatted traceback (runtime errors), else ''.
         origin: ``runtime`` (the program raised), ``syntax`` (it does not compile),
             ``source`` (the model stream failed), ``backend`` (the session died or timed out).
+        line_text: the failing line's source, stripped, when known.
+        frames: the traceback's frames, outermost first (structured; no need to parse
+            ``traceback``).
+        chunk: index of the statement (chunk) that was running when the error happened: the
+            chunk holding the outermost frame in the program, or the syntax error's chunk.
+        statement_line: the first line of that statement (where a repair continues from).
     """
 
     type: str
@@ -52,18 +57,36 @@ class RunError:
     line: int | None = None
     traceback: str = ""
     origin: Literal["runtime", "syntax", "source", "backend"] = "runtime"
+    line_text: str | None = None
+    frames: tuple[TracebackFrame, ...] = ()
+    chunk: int | None = None
+    statement_line: int | None = None
 
     @classmethod
     def from_exec(cls, err: ExecError) -> RunError:
-        return cls(type=err.type, message=err.message, line=err.line, traceback=err.traceback)
+        """The run's record of an error the program raised."""
+        return cls(
+            type=err.type,
+            message=err.message,
+            line=err.line,
+            traceback=err.traceback,
+            line_text=err.line_text,
+            frames=err.frames,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "type": self.type,
             "message": self.message,
             "line": self.line,
+            "line_text": self.line_text,
             "origin": self.origin,
             "traceback": self.traceback,
+            "frames": [
+                {"filename": f.filename, "line": f.line, "name": f.name, "source": f.source} for f in self.frames
+            ],
+            "chunk": self.chunk,
+            "statement_line": self.statement_line,
         }
 
     def __str__(self) -> str:
@@ -83,6 +106,7 @@ class ChunkTiming:
     end_line: int
     kind: str
     tokens: int
+    text: str
     generated_at: float
     ready_at: float
     batch: int | None = None
@@ -96,6 +120,7 @@ class ChunkTiming:
             "end_line": self.end_line,
             "kind": self.kind,
             "tokens": self.tokens,
+            "text": self.text,
             "generated_at": self.generated_at,
             "ready_at": self.ready_at,
             "batch": self.batch,
@@ -181,6 +206,10 @@ class Result:
         metrics: ``t_gen``, ``ttft``, ``nel``, ``e2el``.
         backend: the backend's name.
         tps: the replay rate, when the source was a replay.
+        state_lost: the session's interpreter was restarted during the run (a death, a kill
+            after a timeout): variables and imports of earlier statements are gone.
+        output_dropped: characters of stdout and stderr dropped by the output limit (the head
+            and the tail of each stream are kept).
     """
 
     mode: Mode
@@ -197,6 +226,8 @@ class Result:
     metrics: Metrics
     backend: str
     tps: float | None = None
+    state_lost: bool = False
+    output_dropped: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -217,6 +248,8 @@ class Result:
             "error": None if self.error is None else self.error.to_dict(),
             "exit_code": self.exit_code,
             "stopped_early": self.stopped_early,
+            "state_lost": self.state_lost,
+            "output_dropped": self.output_dropped,
             "metrics": self.metrics.to_dict(),
             "timeline": {
                 "stream": self.stream.to_dict(),
@@ -225,22 +258,3 @@ class Result:
             },
             **({"extra": self.extra} if self.extra else {}),
         }
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PipelineEvent:
-    """A live event for observers (the CLI's live view), delivered in order.
-
-    ``kind`` is one of: ``delta`` (``text`` arrived), ``chunk`` (chunk ``index`` is ready),
-    ``batch_start`` / ``batch_end`` (batch ``index`` running ``chunks``), ``output``
-    (``stream`` is stdout/stderr/figure, ``text`` the data), ``stopped`` (generation stopped
-    early; ``text`` says why). ``time`` is relative to the request start.
-    """
-
-    kind: Literal["delta", "chunk", "batch_start", "batch_end", "output", "stopped"]
-    time: float
-    text: str = ""
-    index: int | None = None
-    chunks: tuple[int, ...] = ()
-    stream: str = ""
-    ok: bool = True

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from .._chunker import Chunker
-from .._events import Chunk
+from ..chunker._chunker import Chunker
+from ..chunker._events import Chunk
 
 
 def _load(file: str | None, example: bool) -> tuple[str, str]:

@@ -35,7 +35,7 @@ def _floats(text: str) -> tuple[float, ...]:
 
 
 def _check_exists(spec: str, download: bool) -> None:
-    from .._bench import LOADERS
+    from ..bench import LOADERS
 
     if spec == "bundled":
         return
@@ -51,8 +51,8 @@ def _check_exists(spec: str, download: bool) -> None:
 
 
 def _report(out: Path, timelines: bool) -> None:
-    from .._bench import build_pairs, load_runs, write_report
-    from .._bench._figures import timelines as draw_timelines
+    from ..bench import build_pairs, load_runs, write_report
+    from ..bench._figures import timelines as draw_timelines
 
     if not (out / "runs.jsonl").is_file():
         _fail(f"{out / 'runs.jsonl'} does not exist")
@@ -125,7 +125,7 @@ def bench_command(
         _fail("give at least one CORPUS (bundled, a directory, or loader:path)")
     if out is None:
         _fail("--out is required")
-    from .._bench import SweepConfig, load_corpus, run_sweep
+    from ..bench import SweepConfig, load_corpus, run_sweep
 
     for spec in corpora:  # a corpus that is not there stops everything before any run
         _check_exists(spec, download)
@@ -162,7 +162,7 @@ def bench_command(
         f"results in {summary.runs_path}"
     )
     if repair_model is not None:
-        from .._bench._repairs import RepairConfig, run_repair_study
+        from ..bench._repairs import RepairConfig, run_repair_study
 
         rcfg = RepairConfig(
             model=repair_model,
