@@ -28,6 +28,9 @@ class ExecRequest:
             batch); each part is timed on its own (``Outcome.part_times``) where the backend can.
         more: more code follows after a wait (the model is still writing): the session may do
             housekeeping in the wait (worker backends run a due garbage collection).
+        end: the program ends after this call, as ``python prog.py`` ends: after ``code`` ran,
+            non-daemon threads are joined and ``atexit`` handlers run (their output belongs to
+            this call), and the interpreter exits; the next call starts a fresh one.
     """
 
     code: str
@@ -36,6 +39,7 @@ class ExecRequest:
     figures: bool = True
     split_at: tuple[int, ...] = ()
     more: bool = False
+    end: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
