@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eagerexec import Chunk, Chunker, ChunkKind, UsageError
+from eagerexec.chunker import count_line_breaks, split_lines
 
 BOUNDARY, READY = "\u23d0", "\u2691"
 
@@ -350,3 +351,117 @@ def test_generated_programs(src: str, cuts: list[int]) -> None:
     assert got == statements(src.replace("\r\n", "\n"))
     readies = [c.ready_at for c in whole]
     assert readies == sorted(readies)
+
+
+# -- Python's line ends only (issue 13): never the extra ones str.splitlines() knows ---------------
+
+# Characters str.splitlines() splits at and Python keeps inside a line.
+_ODD = ["\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+_ODD_PROGRAMS: dict[str, str] = {
+    "u2028 in a string": 's = "a\u2028b"\nt = 1\nprint(repr(s), t)\n',
+    "u2029 in a string": "s = 'a\u2029b'\nprint(len(s))\n",
+    "every odd character in a string": "s = '" + "".join(_ODD) + "'\nprint(len(s))\n",
+    "odd characters in a triple-quoted string": 's = """\n' + "\n".join(_ODD) + '\n"""\nprint(len(s))\n',
+    "odd characters in a comment": "x = 1  # a\u2028b\x1cc\x85d\nprint(x)\n",
+    "comment-only line with u2028": "# a\u2028print(1)\nx = 2\n",
+    "form-feed-only line between statements": "x = 1\n\f\nprint(x)\n\f\ny = 2\n",
+    "form-feed-only line inside a body": "if True:\n    x = 1\n\f\n    print(x)\nprint(2)\n",
+    "form feed before a statement": "x = 1\n\fprint(x)\n",
+    "odd characters in an f-string": "x = 1\nprint(f'{x}\u2028{x}\x1c')\n",
+    "odd characters in bytes and raw strings": "b = b'\\x1c'\nr = r'\u2028\\n'\nprint(len(b), len(r))\n",
+    "crlf with u2028": 's = "\u2028"\r\nprint(len(s))\r\n',
+}
+
+
+def _python_lines(text: str) -> int:
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
+def _check_odd(src: str, chunks: list[Chunk]) -> None:
+    assert "".join(c.text for c in chunks) == src
+    for c in chunks:
+        assert c.kind is not ChunkKind.SYNTAX_ERROR, c
+        assert c.start_line == 1 + _python_lines(src[: c.offset])
+    got = [s for c in chunks for s in statements(c.code)]
+    assert got == statements(src.replace("\r\n", "\n"))
+
+
+@pytest.mark.parametrize("name", list(_ODD_PROGRAMS))
+def test_odd_line_characters_whole(name: str) -> None:
+    src = _ODD_PROGRAMS[name]
+    compile(src, "<prog>", "exec")  # Python accepts it
+    _check_odd(src, feed_all(src))
+
+
+@pytest.mark.parametrize("name", list(_ODD_PROGRAMS))
+def test_odd_line_characters_char_by_char(name: str) -> None:
+    src = _ODD_PROGRAMS[name]
+    chunks = feed_all(src, list(src))
+    assert shape(chunks) == shape(feed_all(src))
+    _check_odd(src, chunks)
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=st.sampled_from(sorted(_ODD_PROGRAMS)), cuts=st.lists(st.integers(0, 500), max_size=12))
+def test_odd_line_characters_random_splits(name: str, cuts: list[int]) -> None:
+    src = _ODD_PROGRAMS[name]
+    chunks = feed_all(src, splits(src, cuts))
+    assert shape(chunks) == shape(feed_all(src))
+    _check_odd(src, chunks)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    texts=st.lists(st.text(alphabet=st.sampled_from([*_ODD, "a", " ", "'", "\\"]), max_size=6), min_size=1, max_size=4),
+    cuts=st.lists(st.integers(0, 500), max_size=8),
+)
+def test_odd_characters_in_generated_strings_run_as_python_runs_them(texts: list[str], cuts: list[int]) -> None:
+    src = "".join(f"v{k} = {t!r}\nprint(repr(v{k}))\n" for k, t in enumerate(texts))
+    for pieces in ([src], list(src), splits(src, cuts)):
+        chunks = feed_all(src, pieces)
+        _check_odd(src, chunks)
+        assert [c.is_blank for c in chunks] == [False] * len(chunks)
+        space: dict[str, object] = {}
+        for c in chunks:
+            exec(compile(c.code, "<chunk>", "exec"), space)
+        assert [space[f"v{k}"] for k in range(len(texts))] == texts
+
+
+def test_comment_holding_odd_line_characters_is_blank() -> None:
+    for odd in _ODD:
+        chunks = feed_all(f"x = 1\n# a{odd}print(1)\n")
+        assert [c.is_blank for c in chunks] == [False, True], repr(odd)
+    # a form-feed-only line is blank too
+    assert [c.is_blank for c in feed_all("x = 1\n\f\n")] == [False, True]
+
+
+def test_split_lines_follows_python() -> None:
+    text = "a\u2028b\x1c\fc\r\nd\re\nf\x85"
+    assert split_lines(text) == ["a\u2028b\x1c\fc", "d", "e", "f\x85"]
+    assert split_lines(text, keepends=True) == ["a\u2028b\x1c\fc\r\n", "d\r", "e\n", "f\x85"]
+    assert "".join(split_lines(text, keepends=True)) == text
+    assert split_lines("x\n") == ["x"] == "x\n".splitlines()
+    assert split_lines("") == [] == "".splitlines()
+    assert split_lines("\n\n") == ["", ""] == "\n\n".splitlines()
+    assert count_line_breaks(text) == len(split_lines(text)) - 1
+    src = "s = '\u2028'\nprint(s)\n"
+    assert len(split_lines(src)) == len(src.split("\n")) - 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(alphabet=st.sampled_from([*_ODD, "\n", "\r", "a"]), max_size=20))
+def test_split_lines_matches_python_tokenizer_lines(text: str) -> None:
+    lines = split_lines(text, keepends=True)
+    assert "".join(lines) == text
+    expected: list[str] = []  # a plain walk over the characters: a line ends at \n, \r\n or \r
+    line = ""
+    for k, ch in enumerate(text):
+        line += ch
+        if ch == "\n" or (ch == "\r" and text[k + 1 : k + 2] != "\n"):
+            expected.append(line)
+            line = ""
+    if line:
+        expected.append(line)
+    assert lines == expected
+    assert split_lines(text) == [ln.rstrip("\r\n") for ln in expected]
+    assert count_line_breaks(text) == sum(1 for ln in expected if ln.endswith(("\n", "\r")))

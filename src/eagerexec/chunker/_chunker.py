@@ -41,10 +41,10 @@ from __future__ import annotations
 
 import re
 
-from ._code import ChunkBuilder
-from ._nested import _CODE_RUN, _COMMENT_RUN, NestedScanner, _is_ident
-from ._events import Chunk
 from .._exceptions import UsageError
+from ._code import ChunkBuilder
+from ._events import Chunk
+from ._nested import _CODE_RUN, _COMMENT_RUN, NestedScanner, _is_ident
 
 __all__ = ["Chunker"]
 

@@ -14,6 +14,7 @@ import ast
 import re
 
 from ._events import Chunk, ChunkKind, SyntaxErrorInfo
+from ._lines import count_line_breaks
 
 __all__ = ["ChunkBuilder"]
 
@@ -25,11 +26,6 @@ _FIRST_WORD = re.compile(
     r"(?:[ \t\f]*(?:#[^\r\n]*)?(?:\r\n|\r|\n))*[ \t\f]*(@|[^\W\d]\w*)"
     r"(?:(?<=async)[ \t\f]+(def|for|with)\b)?"
 )
-
-
-def count_line_breaks(text: str) -> int:
-    """Line breaks in ``text``, counting ``\\r\\n`` once."""
-    return text.count("\n") + text.count("\r") - text.count("\r\n")
 
 
 class ChunkBuilder:

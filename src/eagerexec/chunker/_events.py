@@ -12,6 +12,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from ._lines import LINE_END
+
 __all__ = ["Chunk", "ChunkKind", "SyntaxErrorInfo"]
 
 
@@ -91,7 +93,7 @@ class Chunk:
 
 
 def _is_trivia(code: str) -> bool:
-    for line in code.splitlines():
+    for line in LINE_END.split(code):  # never str.splitlines(): see _lines
         stripped = line.strip(" \t\f")
         if stripped and not stripped.startswith("#"):
             return False
