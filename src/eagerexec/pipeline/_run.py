@@ -36,7 +36,7 @@ from ..backends import Backend, ExecRequest, Outcome, OutputEvent
 from ..backends._output import DEFAULT_MAX_OUTPUT, OutputCap
 from ..chunker import Chunk, Chunker
 from ..sources import Source
-from ..sources.replay import ReplaySource, count_tokens
+from ..sources import ReplaySource, count_tokens
 from ._events import (
     BatchEnded,
     BatchStarted,
@@ -83,6 +83,7 @@ class RunState:
     mode: Mode
     stop_on_error: bool
     on_event: EventCallback | None = None
+    last: bool = False  # the program ends with this run (threads joined, atexit run)
     t0: float = 0.0
     scheduler: Scheduler = field(init=False)
     chunks: list[_ChunkRec] = field(default_factory=list)
@@ -99,6 +100,8 @@ class RunState:
     state_lost: bool = False
     figures_pending: bool = False
     current_batch: int | None = None
+    ended: bool = False  # the end-of-program call was made
+    alive: bool = True  # the session's interpreter survived the last call
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
@@ -236,7 +239,10 @@ class RunState:
             else:
                 assert isinstance(action, Done)
                 break
-        await self.capture_figures(backend)
+        if self.last and not self.ended and self.alive and self.batches:
+            await self.end_program(backend)
+        else:
+            await self.capture_figures(backend)
 
     async def stop_generation(self) -> None:
         if not self.scheduler.stream_done:
@@ -295,11 +301,14 @@ class RunState:
                     figures=figures,
                     split_at=tuple(split_at),
                     more=not action.final and self.session.idle_work,
+                    end=action.final and self.last,
                 )
             )
         finally:
             self.current_batch = None
         host_end = self.now()
+        self.ended = self.ended or (action.final and self.last)
+        self.alive = outcome.survived
         if outcome.part_times:
             times = list(outcome.part_times)[: len(recs)]  # chunks after a failure did not run
             for k, r in enumerate(recs):
@@ -386,13 +395,30 @@ class RunState:
         added to the last batch (drawing is part of that call's overhead in serial mode too)."""
         if not self.figures_pending or not self.batches:
             return
+        await self.closing_call(backend, end=False)
+
+    async def end_program(self, backend: Backend) -> None:
+        """The program stopped before its final batch (an error, an exit, a stop): end it as
+        Python would (join threads, run atexit) in one empty call that also captures figures."""
+        self.ended = True
+        await self.closing_call(backend, end=True)
+
+    async def closing_call(self, backend: Backend, *, end: bool) -> None:
         self.figures_pending = False
         next_line = max(self.chunks[k].chunk.end_line for k in self.batches[-1].chunks) + 1
-        outcome = await backend.execute(
-            ExecRequest(code="", first_line=next_line, timeout=self.session.timeout, figures=True)
-        )
+        self.current_batch = self.batches[-1].index
+        try:
+            outcome = await backend.execute(
+                ExecRequest(code="", first_line=next_line, timeout=self.session.timeout, figures=True, end=end)
+            )
+        finally:
+            self.current_batch = None
         self.outcomes.append(outcome)
         self.figures.extend(outcome.figures)
+        if outcome.exit_code is not None and self.exit_code is None:
+            self.exit_code = outcome.exit_code
+        if outcome.error is not None and self.error is None and outcome.exit_code != 0:
+            self.fail(RunError.from_exec(outcome.error))
         last = self.batches[-1]
         end = self.now()
         setup = max(0.0, (end - last.start) - max(0.0, last.exec_end - last.exec_start))

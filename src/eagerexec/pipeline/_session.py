@@ -181,6 +181,7 @@ class Session:
         mode: Mode | None = None,
         stop_on_error: bool | None = None,
         on_event: EventCallback | None = None,
+        last: bool = False,
     ) -> Result:
         """Stream ``source`` into the session, executing statements as they complete.
 
@@ -190,6 +191,9 @@ class Session:
             mode: override the session's mode for this run.
             stop_on_error: override the session's early-interruption setting for this run.
             on_event: called with this run's events (after the session's own ``on_event``).
+            last: the program ends with this run, as ``python prog.py`` ends: non-daemon threads
+                are joined and ``atexit`` handlers run (their output is in this result); the
+                next run starts on a fresh interpreter (``run()`` and ``run_async()`` set it).
 
         Returns:
             The ``Result``: output, error, code generated so far and the timeline. Errors in the
@@ -217,6 +221,7 @@ class Session:
             mode=mode,
             stop_on_error=self.stop_on_error if stop_on_error is None else stop_on_error,
             on_event=_both(self.on_event, on_event),
+            last=last,
         )
         self._active = state
         try:
@@ -254,7 +259,7 @@ async def run_async(source: SourceLike, *, backend: str | Backend = "local", mod
         The run's ``Result``.
     """
     async with Session(backend, mode=mode, **kwargs) as session:
-        return await session.run(source)
+        return await session.run(source, last=True)
 
 
 def run(source: SourceLike, *, backend: str | Backend = "local", mode: Mode = "eager", **kwargs: Any) -> Result:
