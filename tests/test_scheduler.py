@@ -18,7 +18,7 @@ from eagerexec.pipeline._scheduler import (
     Wait,
 )
 
-S, D, I, X = ChunkKind.STATEMENT, ChunkKind.DEFINITION, ChunkKind.IMPORT, ChunkKind.SYNTAX_ERROR
+S, D, IMP, X = ChunkKind.STATEMENT, ChunkKind.DEFINITION, ChunkKind.IMPORT, ChunkKind.SYNTAX_ERROR
 
 
 def feed(s: Scheduler, *kinds: ChunkKind) -> None:
@@ -29,7 +29,7 @@ def feed(s: Scheduler, *kinds: ChunkKind) -> None:
 def test_eager_batches_everything_pending_when_free() -> None:
     s = Scheduler()
     assert s.next_action() == Wait()
-    feed(s, I, S)
+    feed(s, IMP, S)
     assert s.next_action() == RunBatch(first=0, last=1, final=False)
     feed(s, S, S)
     assert s.next_action() == Wait()  # a call is running: nothing else starts
@@ -162,7 +162,7 @@ def test_misuse_is_a_usage_error() -> None:
         s.chunk_ready(S)
 
 
-KINDS = st.sampled_from([S, D, I, X])
+KINDS = st.sampled_from([S, D, IMP, X])
 
 
 @given(st.lists(st.tuples(KINDS, st.booleans()), max_size=30), st.booleans(), st.booleans())

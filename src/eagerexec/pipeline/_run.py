@@ -32,11 +32,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from .._exceptions import SourceError
-from ..backends import Backend, ExecRequest, Outcome, OutputEvent
+from ..backends import Backend, ExecRequest, Outcome, OutputEvent, TracebackFrame
 from ..backends._output import DEFAULT_MAX_OUTPUT, OutputCap
 from ..chunker import Chunk, Chunker
-from ..sources import Source
-from ..sources import ReplaySource, count_tokens
+from ..sources import ReplaySource, Source, count_tokens
 from ._events import (
     BatchEnded,
     BatchStarted,
@@ -376,12 +375,13 @@ class RunState:
     @staticmethod
     def failing_chunk(outcome: Outcome, recs: list[_ChunkRec]) -> int | None:
         """Position in ``recs`` of the statement that was running when the call failed."""
-        lines = [f.line for f in outcome.error.frames if f.filename.endswith("program.py") or f.filename == "<program>"] if (
-            outcome.error is not None
-        ) else []
-        lines = [x for x in lines if x is not None]
-        if outcome.error is not None and outcome.error.line is not None:
-            lines.append(outcome.error.line)
+        lines: list[int] = []
+        if outcome.error is not None:
+            for frame in outcome.error.frames:
+                if frame.line is not None and _in_program(frame):
+                    lines.append(frame.line)
+            if outcome.error.line is not None:
+                lines.append(outcome.error.line)
         for line in lines:  # outermost frame in the program first: the statement running
             for k, r in enumerate(recs):
                 if r.chunk.start_line <= line <= r.chunk.end_line:
@@ -419,10 +419,10 @@ class RunState:
             self.exit_code = outcome.exit_code
         if outcome.error is not None and self.error is None and outcome.exit_code != 0:
             self.fail(RunError.from_exec(outcome.error))
-        last = self.batches[-1]
+        batch = self.batches[-1]
         end = self.now()
-        setup = max(0.0, (end - last.start) - max(0.0, last.exec_end - last.exec_start))
-        self.batches[-1] = dataclasses.replace(last, end=end, setup=setup)
+        setup = max(0.0, (end - batch.start) - max(0.0, batch.exec_end - batch.exec_start))
+        self.batches[-1] = dataclasses.replace(batch, end=end, setup=setup)
 
     # -- the result ------------------------------------------------------------------------------
     def finish_output(self) -> tuple[str, str, int]:
@@ -493,6 +493,14 @@ class RunState:
             output_dropped=dropped,
             extra={"t0_monotonic": self.t0, "stopped_at": self.stop_time},
         )
+
+
+def _in_program(frame: TracebackFrame) -> bool:
+    """The frame is in the program's own file (not a library's)."""
+    flag = getattr(frame, "in_program", None)
+    if flag is not None:
+        return bool(flag)
+    return frame.filename.endswith("program.py")
 
 
 async def _close_source(source: Source) -> None:
