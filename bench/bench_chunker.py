@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from eagerexec.chunker._chunker import Chunker
-from eagerexec.sources.replay import split_tokens
+from eagerexec.sources import split_tokens
 
 DEFAULT_FILES = ("json/decoder.py", "argparse.py", "typing.py", "test/test_grammar.py")
 

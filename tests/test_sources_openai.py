@@ -274,3 +274,16 @@ def test_usage_errors(monkeypatch: pytest.MonkeyPatch) -> None:
         OpenAISource("p", model="m", base_url="http://127.0.0.1:9/v1", mode="xml")  # type: ignore[arg-type]
     # a custom base URL needs no key
     OpenAISource("p", model="m", base_url="http://127.0.0.1:9/v1")
+
+
+def test_missing_openai_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from eagerexec import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "openai", None)  # `import openai` now raises ImportError
+    with pytest.raises(MissingExtraError, match=r"'openai' extra.*pip install 'eagerexec\[openai\]'") as info:
+        OpenAISource("write code", model="m", base_url="http://127.0.0.1:9/v1")
+    assert info.value.extra == "openai"
+    assert info.value.module == "openai"
+    assert isinstance(info.value, UsageError)

@@ -420,9 +420,9 @@ class RunState:
         if outcome.error is not None and self.error is None and outcome.exit_code != 0:
             self.fail(RunError.from_exec(outcome.error))
         batch = self.batches[-1]
-        end = self.now()
-        setup = max(0.0, (end - batch.start) - max(0.0, batch.exec_end - batch.exec_start))
-        self.batches[-1] = dataclasses.replace(batch, end=end, setup=setup)
+        t_end = self.now()
+        setup = max(0.0, (t_end - batch.start) - max(0.0, batch.exec_end - batch.exec_start))
+        self.batches[-1] = dataclasses.replace(batch, end=t_end, setup=setup)
 
     # -- the result ------------------------------------------------------------------------------
     def finish_output(self) -> tuple[str, str, int]:

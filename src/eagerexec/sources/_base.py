@@ -1,4 +1,4 @@
-"""The contract every token source implements, and ``as_source`` to coerce plain iterables.
+"""The contract every token source implements (``Source``) and what it measures (``StreamStats``).
 
 A source yields the *code* text of a model's answer as deltas (``str``) while it streams, and
 keeps ``StreamStats`` up to date as it goes. Subclasses write one async generator, ``_stream``;
@@ -7,6 +7,14 @@ the base class guards single iteration, records the stats common to all sources 
 hook (close the HTTP connection, ...) and closes the generator when it is not running. A
 generator running in another task notices the flag when its pending read returns (``_abort``
 makes it return at once) and ends quietly: after ``aclose`` nothing is raised.
+
+``StreamStats`` keeps the raw answer as a list of the pieces received (one append each) and joins
+them only when ``raw_text`` is read, keeping the joined string as the single piece: receiving an
+answer of n characters costs O(n) however it is cut (``str +=`` would copy the answer so far at
+every piece: O(n^2)).
+
+``as_source`` (coerce plain iterables) lives with ``IterableSource`` in ``_iterable``, which
+imports this module, never the reverse.
 """
 
 from __future__ import annotations
@@ -15,12 +23,12 @@ import abc
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass, field
 
 from .._exceptions import UsageError
 
-__all__ = ["Source", "StreamStats", "as_source"]
+__all__ = ["Source", "StreamStats"]
 
 
 @dataclass(slots=True)
@@ -36,7 +44,8 @@ class StreamStats:
         last_token: when the latest token arrived.
         tokens: tokens (or deltas, when the source cannot count tokens) received so far.
         finish_reason: the provider's finish reason (``"stop"``, ``"length"``, ...), when known.
-        raw_text: the whole answer as received (prose and code), for diagnostics.
+        raw_text: the whole answer as received (prose and code), for diagnostics (a
+            property: the pieces are joined when it is read).
         closed_early: ``aclose()`` was called before the stream ended.
     """
 
@@ -45,8 +54,16 @@ class StreamStats:
     last_token: float | None = None
     tokens: int = 0
     finish_reason: str | None = None
-    raw_text: str = ""
     closed_early: bool = False
+    _raw_parts: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
+
+    @property
+    def raw_text(self) -> str:
+        """The whole answer received so far (prose and code)."""
+        parts = self._raw_parts
+        if len(parts) > 1:
+            parts[:] = ["".join(parts)]
+        return parts[0] if parts else ""
 
     def note_tokens(self, count: int, text: str = "") -> None:
         """Record ``count`` tokens carrying ``text`` (raw answer text) received now."""
@@ -56,7 +73,7 @@ class StreamStats:
         self.last_token = now
         self.tokens += count
         if text:
-            self.raw_text += text
+            self._raw_parts.append(text)
 
 
 class Source(abc.ABC):
@@ -146,26 +163,3 @@ class Source(abc.ABC):
     async def _abort(self) -> None:  # noqa: B027 - an optional hook, empty by default
         """Release what a pending read waits on (called by ``aclose``)."""
 
-
-def as_source(obj: Source | str | Iterable[str] | AsyncIterable[str]) -> Source:
-    """Coerce ``obj`` into a ``Source``.
-
-    Args:
-        obj: a ``Source`` (returned as is), a ``str`` (the whole program as one delta) or any
-            sync or async iterable of strings (wrapped in ``IterableSource``).
-
-    Returns:
-        A ``Source``.
-
-    Raises:
-        UsageError: ``obj`` is none of these.
-    """
-    if isinstance(obj, Source):
-        return obj
-    from .iterable import IterableSource
-
-    if isinstance(obj, str):
-        return IterableSource([obj])
-    if isinstance(obj, AsyncIterable | Iterable):
-        return IterableSource(obj)
-    raise UsageError(f"cannot make a token source from {type(obj).__name__}")

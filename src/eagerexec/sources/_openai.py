@@ -15,6 +15,10 @@ malformed or error event -> ``StreamInterruptedError``; an answer with no code -
 ``NoCodeError``. What was received before an error stays in ``stats.raw_text`` and in the deltas
 already yielded. ``aclose()`` closes the HTTP response (and, before the response, the client's
 connections) at once, so the provider stops generating; the iteration then ends quietly.
+
+The SDK is the ``openai`` extra: this module imports it only when an ``OpenAISource`` is
+constructed (``MissingExtraError`` naming the extra when it is not installed), so importing it
+(and ``eagerexec``) stays light.
 """
 
 from __future__ import annotations
@@ -23,14 +27,15 @@ import json
 import os
 import time
 from collections.abc import AsyncGenerator, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import openai
-
-from .._exceptions import NoCodeError, SourceConnectionError, StreamInterruptedError, UsageError
+from .._exceptions import NoCodeError, SourceConnectionError, StreamInterruptedError, UsageError, require
 from ._base import Source
 from ._fences import FenceExtractor
 from ._jsonargs import JsonStringExtractor
+
+if TYPE_CHECKING:
+    import openai
 
 __all__ = ["DEFAULT_SYSTEM_FENCE", "DEFAULT_SYSTEM_TOOL", "TOOL_NAME", "OpenAISource"]
 
@@ -108,6 +113,7 @@ class OpenAISource(Source):
 
     Raises:
         UsageError: bad options (no prompt nor messages, unknown mode, no key for OpenAI).
+        MissingExtraError: the ``openai`` package is not installed (the ``openai`` extra).
     """
 
     def __init__(
@@ -129,6 +135,9 @@ class OpenAISource(Source):
         extra_body: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        require("openai", extra="openai", feature="OpenAISource")
+        import openai
+
         if mode not in ("fence", "tool"):
             raise UsageError(f"mode must be 'fence' or 'tool', not {mode!r}")
         if (prompt is None) == (messages is None):
@@ -184,6 +193,8 @@ class OpenAISource(Source):
             await self._client.close()  # a request still waiting for its headers
 
     async def _open(self) -> Any:
+        import openai
+
         try:
             return await self._client.chat.completions.create(**self._request())
         except openai.APIStatusError as exc:
@@ -200,6 +211,8 @@ class OpenAISource(Source):
             raise SourceConnectionError(f"request to {self.base_url} failed: {exc}") from exc
 
     async def _stream(self) -> AsyncGenerator[str, None]:
+        import openai
+
         stats = self.stats
         stats.request_start = time.monotonic()
         fences = FenceExtractor(bare_code_fallback=self.bare_code_fallback) if self.mode == "fence" else None

@@ -1,10 +1,12 @@
-"""``IterableSource``: any sync or async iterable of strings as a token source.
+"""``IterableSource``: any sync or async iterable of strings as a token source; ``as_source``.
 
 Async iterables are awaited directly. Sync iterables come in two kinds: in-memory sequences
 (``list``, ``tuple``, ``str``) cannot block, so they are stepped inline with a zero-length sleep between
 items to let other tasks run; any other iterator (a generator, a file, a pipe) might block on
 each ``next()``, so each step runs in a worker thread (``asyncio.to_thread``) and the event loop
-stays free. Each item counts as one token in ``stats``.
+stays free. Each item counts as one token in ``stats``. ``as_source`` (a ``Source``, a string or
+an iterable in, a ``Source`` out) lives here, next to the class it builds, so that ``_base`` never
+imports this module.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from .._exceptions import UsageError
 from ._base import Source
 
-__all__ = ["IterableSource"]
+__all__ = ["IterableSource", "as_source"]
 
 _END = object()
 
@@ -79,3 +81,25 @@ class IterableSource(Source):
                 yield self._check(item)
         if not self._closed:
             self.stats.finish_reason = "stop"
+
+
+def as_source(obj: Source | str | Iterable[str] | AsyncIterable[str]) -> Source:
+    """Coerce ``obj`` into a ``Source``.
+
+    Args:
+        obj: a ``Source`` (returned as is), a ``str`` (the whole program as one delta) or any
+            sync or async iterable of strings (wrapped in ``IterableSource``).
+
+    Returns:
+        A ``Source``.
+
+    Raises:
+        UsageError: ``obj`` is none of these.
+    """
+    if isinstance(obj, Source):
+        return obj
+    if isinstance(obj, str):
+        return IterableSource([obj])
+    if isinstance(obj, AsyncIterable | Iterable):
+        return IterableSource(obj)
+    raise UsageError(f"cannot make a token source from {type(obj).__name__}")
