@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from eagerexec import Chunker, ChunkKind
-from eagerexec.sources.replay import split_tokens
+from eagerexec.sources import split_tokens
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 

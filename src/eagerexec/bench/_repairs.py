@@ -212,7 +212,7 @@ def run_repair_study(
 
 def _openai_factory(cfg: RepairConfig) -> Callable[[list[dict[str, str]]], Any]:
     from ..sources import OpenAISource
-    from ..sources.openai import DEFAULT_SYSTEM_FENCE
+    from ..sources._openai import DEFAULT_SYSTEM_FENCE
 
     def make(messages: list[dict[str, str]]) -> Any:
         return OpenAISource(

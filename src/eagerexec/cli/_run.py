@@ -23,7 +23,7 @@ from ..pipeline._session import Session
 from ..pipeline._repair import RepairReport, repair_run
 from ..pipeline._result import Result
 from ..sources import OpenAISource, Source
-from ..sources.openai import DEFAULT_SYSTEM_FENCE, DEFAULT_SYSTEM_TOOL
+from ..sources._openai import DEFAULT_SYSTEM_FENCE, DEFAULT_SYSTEM_TOOL
 from ._render import LiveView, PlainView, fail, make_view, show_error, summary
 from ._replay import exit_status, write_timeline
 
