@@ -56,3 +56,17 @@ def parse_traceback(stderr: str, filename: str) -> tuple[str | None, int | None]
         head = last[-1].split(":", 1)[0].strip()
         etype = head.rsplit(".", 1)[-1] if re.fullmatch(r"[\w.]+", head) else None
     return etype, line
+
+
+def required_backends() -> set[str]:
+    """Backends this run must have (``EAGEREXEC_REQUIRE_BACKENDS``, comma-separated; CI sets it)."""
+    return {b.strip() for b in os.environ.get("EAGEREXEC_REQUIRE_BACKENDS", "").split(",") if b.strip()}
+
+
+def unavailable(backend: str, reason: str) -> None:
+    """Skip a test whose backend cannot run here, or fail it when this run requires that backend."""
+    import pytest
+
+    if backend in required_backends():
+        pytest.fail(f"{backend} is required here (EAGEREXEC_REQUIRE_BACKENDS) but unavailable: {reason}")
+    pytest.skip(reason)

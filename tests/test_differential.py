@@ -8,9 +8,9 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from programs_util import Observed, programs, run_whole
+from programs_util import Observed, programs, run_whole, unavailable
 
-from eagerexec import BackendUnavailableError, Chunker, ChunkKind, open_backend
+from eagerexec import BackendUnavailableError, Chunker, ChunkKind, ExecRequest, open_backend
 
 BACKENDS = ["local", "sandbox", "jupyter", "docker"]
 
@@ -26,7 +26,7 @@ async def run_statements(backend_name: str, code: str, workdir: Path, **options:
                 return Observed("".join(stdout), 1, chunk.error.type, chunk.error.line)
             if chunk.is_blank:
                 continue
-            outcome = await backend.execute(chunk.code, first_line=chunk.start_line)
+            outcome = await backend.execute(ExecRequest(code=chunk.code, first_line=chunk.start_line))
             stdout.append(outcome.stdout)
             if outcome.exit_code is not None and outcome.error is None:
                 return Observed("".join(stdout), outcome.exit_code, None, None)
@@ -45,10 +45,10 @@ def _options(name: str, text: str) -> dict[str, object]:
 
         if "matplotlib" in text:
             if DATA_PROBLEM is not None:
-                pytest.skip(DATA_PROBLEM)
+                unavailable("docker", DATA_PROBLEM)
             return {"image": DATA_IMAGE}
         if _PROBLEM is not None:
-            pytest.skip(_PROBLEM)
+            unavailable("docker", _PROBLEM)
         return {"image": IMAGE}
     return {}
 
@@ -57,7 +57,11 @@ def _options(name: str, text: str) -> dict[str, object]:
 @pytest.mark.parametrize("program", programs(), ids=lambda p: p.stem)
 def test_differential(backend: str, program: Path, tmp_path: Path) -> None:
     if backend == "docker" or backend == "jupyter":
-        pytest.importorskip("docker" if backend == "docker" else "ipykernel")
+        module = "docker" if backend == "docker" else "ipykernel"
+        try:
+            __import__(module)
+        except ImportError:
+            unavailable(backend, f"{module} is not installed")
     text = program.read_text(encoding="utf-8")
     if backend == "jupyter" and "matplotlib" in text:
         pytest.skip("Jupyter's inline backend shows and closes figures at the end of every cell, by design")
@@ -73,7 +77,7 @@ def test_differential(backend: str, program: Path, tmp_path: Path) -> None:
             run_statements(backend, program.read_text(encoding="utf-8"), eager_dir, **_options(backend, text))
         )
     except BackendUnavailableError as exc:
-        pytest.skip(str(exc))
+        unavailable(backend, str(exc))
     assert got.stdout == expected.stdout
     assert got.status == expected.status
     assert (got.error_type, got.error_line) == (expected.error_type, expected.error_line)
