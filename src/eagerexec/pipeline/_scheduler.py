@@ -121,7 +121,9 @@ class Scheduler:
     """
 
     __slots__ = (
+        "_first_syntax",
         "_kinds",
+        "_last_plain",
         "_next",
         "_state",
         "_stop_error",
@@ -140,6 +142,8 @@ class Scheduler:
         self.stop_on_error = stop_on_error
         self._kinds: list[ChunkKind] = []
         self._next = 0  # first chunk not yet dispatched
+        self._first_syntax = -1  # the first syntax_error chunk (-1: none); nothing runs past it
+        self._last_plain = -1  # the last chunk that is not a definition (-1: none)
         self._state = _State.RUNNING
         self._stream_done = False
         self._stream_failed = False
@@ -150,8 +154,13 @@ class Scheduler:
         """A chunk of this kind left the chunker; returns its index."""
         if self._stream_done:
             raise UsageError("chunk_ready() after the stream ended")
+        index = len(self._kinds)
         self._kinds.append(kind)
-        return len(self._kinds) - 1
+        if kind is ChunkKind.SYNTAX_ERROR and self._first_syntax < 0:
+            self._first_syntax = index
+        if kind is not ChunkKind.DEFINITION:
+            self._last_plain = index
+        return index
 
     def stream_ended(self) -> None:
         """The source ended normally (every chunk, the final one included, was reported)."""
@@ -234,19 +243,19 @@ class Scheduler:
                 self._state = _State.DONE
                 return _DONE
             return _WAIT
-        kinds = self._kinds
+        # O(1) per decision: the first syntax error and the last non-definition are kept up to
+        # date by chunk_ready (a run of definitions costs nothing to re-examine).
+        k = self._first_syntax
+        if k >= first:
+            if k == first:
+                self._next = end
+                self._stop_error = True
+                self._state = _State.STOPPING if self.stop_on_error else _State.DRAINING
+                return FailSyntax(index=k)
+            return self._start(first, k - 1)
         last = end - 1
-        for k in range(first, end):
-            if kinds[k] is ChunkKind.SYNTAX_ERROR:
-                if k == first:
-                    self._next = end
-                    self._stop_error = True
-                    self._state = _State.STOPPING if self.stop_on_error else _State.DRAINING
-                    return FailSyntax(index=k)
-                return self._start(first, k - 1)
         if self.gating and not self._stream_done:
-            while last >= first and kinds[last] is ChunkKind.DEFINITION:
-                last -= 1
+            last = self._last_plain
             if last < first:
                 return _WAIT
         return self._start(first, last)
