@@ -465,3 +465,18 @@ def test_split_lines_matches_python_tokenizer_lines(text: str) -> None:
     assert lines == expected
     assert split_lines(text) == [ln.rstrip("\r\n") for ln in expected]
     assert count_line_breaks(text) == sum(1 for ln in expected if ln.endswith(("\n", "\r")))
+
+
+@pytest.mark.parametrize("filter_", ["always", "error"])
+def test_compile_warnings_stay_with_the_program(filter_: str) -> None:
+    """A SyntaxWarning is the program's (its backend reports it at its line): the chunker
+    neither prints it on the host nor turns it into an error under a strict host filter."""
+    src = "print(1)\nx = 5\nprint(x is 5)\ns = '\\d'\n"
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter(filter_)
+        for pieces in ([src], list(src)):
+            chunks = feed_all(src, pieces)
+            assert [c.kind for c in chunks] == [ChunkKind.STATEMENT] * 4
+    assert caught == []

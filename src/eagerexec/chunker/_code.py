@@ -12,6 +12,7 @@ import __future__ as future_module
 
 import ast
 import re
+import warnings
 
 from ._events import Chunk, ChunkKind, SyntaxErrorInfo
 from ._lines import count_line_breaks
@@ -154,12 +155,16 @@ class ChunkBuilder:
     ) -> tuple[ChunkKind, SyntaxErrorInfo | None]:
         quick = _quick_kind(code)
         try:
-            if quick is not None:  # one compile() straight to bytecode: no AST objects at all
-                compile(code, self._filename, "exec", self._flags, dont_inherit=True)
-                self._body_seen = self._statements_seen = True
-                return quick, None
-            tree = compile(code, self._filename, "exec", self._flags | ast.PyCF_ONLY_AST, dont_inherit=True)
-            compile(tree, self._filename, "exec", self._flags, dont_inherit=True)
+            # The compiler's SyntaxWarnings are the program's, reported by the backend that runs
+            # it at the right line: never printed by (or raised in) the host here.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if quick is not None:  # one compile() straight to bytecode: no AST objects at all
+                    compile(code, self._filename, "exec", self._flags, dont_inherit=True)
+                    self._body_seen = self._statements_seen = True
+                    return quick, None
+                tree = compile(code, self._filename, "exec", self._flags | ast.PyCF_ONLY_AST, dont_inherit=True)
+                compile(tree, self._filename, "exec", self._flags, dont_inherit=True)
         except SyntaxError as exc:
             line = (exc.lineno or 1) + start_line - 1
             column = (exc.offset or 0) + (col_shift if exc.offset else 0)
