@@ -8,20 +8,17 @@ from the whole file. ``--report-only OUT`` does only the last step.
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
-from typing import NoReturn
 
 import click
 
 from .._exceptions import BenchError, EagerError
+from ._errors import Number
+from ._errors import fail as _fail
 
 __all__ = ["bench_command"]
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"eager bench: error: {message}", err=True)
-    sys.exit(2)
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -29,8 +26,8 @@ def _floats(text: str) -> tuple[float, ...]:
         values = tuple(float(x) for x in text.split(",") if x.strip())
     except ValueError:
         _fail(f"--tps: expected comma-separated numbers, got {text!r}")
-    if not values or any(v <= 0 for v in values):
-        _fail(f"--tps: expected positive rates, got {text!r}")
+    if not values or any(not (math.isfinite(v) and v > 0) for v in values):
+        _fail(f"--tps: expected positive finite rates, got {text!r}")
     return values
 
 
@@ -71,7 +68,7 @@ def _report(out: Path, timelines: bool) -> None:
 @click.option("--tps", "tps", default="20,50,100,200", show_default=True, help="Replay rates, tokens/s.")
 @click.option("--backend", "backends", default="local", show_default=True, help="Backends, comma-separated.")
 @click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True, help="Pairs per cell.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+@click.option("--timeout", type=Number(0.0, min_open=True), default=60.0, show_default=True,
               help="Per-call timeout in seconds (a hanging program is stopped and recorded).")
 @click.option("--ray", "ray", is_flag=False, flag_value="", default=None, metavar="[ADDRESS]",
               help="Run pairs as Ray tasks (no ADDRESS: a local Ray).")
@@ -135,7 +132,7 @@ def bench_command(
         try:
             progs = load_corpus(spec, download=download)
         except BenchError as exc:
-            click.echo(f"eager bench: skipping corpus {spec}: {exc}", err=True)
+            click.echo(f"eager: warning: skipping corpus {spec}: {exc}", err=True)
             failed += 1
             continue
         programs += progs

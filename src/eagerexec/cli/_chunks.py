@@ -1,36 +1,33 @@
-"""``eager chunks FILE``: show how a program is cut into executable chunks, and when."""
+"""``eager chunks FILE``: show how a program is cut into executable chunks, and when.
+
+Strategy: the file (read by ``read_source``: a missing, unreadable, non-UTF-8 or binary file
+exits 2 with one line) is fed to the chunker one character at a time, as a model streams it.
+Exit status: 1 when the program holds a syntax error, else 0.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from importlib import resources
-from pathlib import Path
 
 import click
 
-from ..chunker._chunker import Chunker
-from ..chunker._events import Chunk
+from ..chunker import Chunk, Chunker
+from ._errors import fail, read_source
 
 
 def _load(file: str | None, example: bool) -> tuple[str, str]:
     if example or file is None:
         if file is not None:
-            raise click.UsageError("give FILE or --example, not both")
+            fail("give FILE or --example, not both")
         ref = resources.files("eagerexec").joinpath("examples/hello.py")
         return "example hello.py", ref.read_text(encoding="utf-8")
-    path = Path(file)
-    try:
-        return str(path), path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise click.UsageError(f"no such file: {file}") from None
-    except UnicodeDecodeError as exc:
-        raise click.UsageError(f"{file} is not valid UTF-8: {exc.reason} at byte {exc.start}") from None
-    except OSError as exc:
-        raise click.UsageError(f"cannot read {file}: {exc.strerror}") from None
+    return file, read_source(file)
 
 
 def chunk_dict(chunk: Chunk) -> dict[str, object]:
+    """The JSON form of ``chunk`` (one line of ``eager chunks --json``)."""
     return {
         "kind": chunk.kind.value,
         "start_line": chunk.start_line,

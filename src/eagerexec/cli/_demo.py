@@ -14,19 +14,19 @@ from importlib import resources
 import click
 
 from ._render import make_view
-from ._replay import backend_options, check_rate, replay_modes, report
+from ._replay import RATE, backend_options, check_backend, replay_modes, report
 
 __all__ = ["demo_command"]
 
 
 @click.command("demo")
-@click.option("--tps", type=float, default=100.0, show_default=True, help="Tokens per second.")
+@click.option("--tps", type=RATE, default=100.0, show_default=True, help="Tokens per second.")
 @click.option("--backend", default="local", show_default=True, help="local, sandbox, docker or jupyter.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object {runs: {mode: RUN}}.")
 @click.option("--timeline", default=None, metavar="PNG", help="Write a timeline picture.")
 def demo_command(tps: float, backend: str, as_json: bool, timeline: str | None) -> None:
     """Replay the bundled demo program serially, then eagerly, and show the time saved."""
-    check_rate(tps, 0.0)
+    check_backend(backend)
     text = resources.files("eagerexec").joinpath("examples/demo.py").read_text(encoding="utf-8")
     workdir = tempfile.mkdtemp(prefix="eager-demo-")
     live = not as_json and sys.stdout.isatty()

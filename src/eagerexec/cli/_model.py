@@ -12,19 +12,18 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from .._exceptions import UsageError
 from ..model import Prediction, estimate_from_run, predict, source_profile
+from ._errors import Number, read_source
+from ._errors import fail as _fail
 
 __all__ = ["model_command"]
 
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"eager model: error: {message}", err=True)
-    sys.exit(2)
+_SECONDS = Number(0.0)
 
 
 def _read_run(path: Path, mode: str) -> dict[str, Any]:
@@ -43,11 +42,11 @@ def _read_run(path: Path, mode: str) -> dict[str, Any]:
 
 @click.command("model")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--tps", type=float, required=True, help="Generation rate v, tokens per second.")
-@click.option("--ttft", type=float, default=None, help="Time to first token T_FT, seconds [0, or the run's].")
-@click.option("--setup", type=float, default=None, help="Per-call setup T_setup, seconds [0, or the run's].")
-@click.option("--setup-full", type=float, default=None, help="Setup of the serial call [--setup].")
-@click.option("--exe", type=float, default=None, help="Execution time of every chunk, seconds [0].")
+@click.option("--tps", type=Number(0.0, min_open=True), required=True, help="Generation rate v, tokens per second.")
+@click.option("--ttft", type=_SECONDS, default=None, help="Time to first token T_FT, seconds [0, or the run's].")
+@click.option("--setup", type=_SECONDS, default=None, help="Per-call setup T_setup, seconds [0, or the run's].")
+@click.option("--setup-full", type=_SECONDS, default=None, help="Setup of the serial call [--setup].")
+@click.option("--exe", type=_SECONDS, default=None, help="Execution time of every chunk, seconds [0].")
 @click.option(
     "--from-run",
     "from_run",
@@ -77,12 +76,7 @@ def model_command(
     """Predict serial and eager latency of FILE with the closed-form model (paper section 2.2)."""
     if exe is not None and from_run is not None:
         _fail("give --exe or --from-run, not both")
-    try:
-        source = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        _fail(f"cannot read {file}: {exc.strerror or exc}")
-    except UnicodeDecodeError:
-        _fail(f"{file} is not UTF-8 text")
+    source = read_source(str(file))
     profile = source_profile(source)
     lengths, tail = profile.lengths, profile.tail_tokens
     if not lengths:

@@ -1,32 +1,36 @@
 """Output helpers shared by ``eager demo``, ``eager replay`` and ``eager run``.
 
-Two views consume the pipeline's live events: ``LiveView`` (rich, on a terminal: the code as it
-streams, each line marked when its chunk is ready, running, done or failed, and the program's
-output below) and ``PlainView`` (anything else: one timestamped line per chunk ready / call
-started / call ended, the program's output prefixed with ``|``). The views keep their own chunker
-over the streamed text to know which lines each chunk covers. ``summary`` prints the metrics
-table and the saving; ``fail`` is the one-line exit-2 error.
+Two views consume the pipeline's typed events (``eagerexec.pipeline._events``): ``LiveView``
+(rich, on a terminal: the code as it streams, each line marked when its chunk is ready, running,
+done or failed, and the program's output below) and ``PlainView`` (anything else: one
+timestamped line per chunk ready / call started / call ended / state lost / generation stopped,
+the program's output prefixed with ``|``). The events carry the chunks and the lines each call
+covers, so the views never re-chunk the stream. ``summary`` prints the metrics table and the
+saving.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from typing import Any, NoReturn, TextIO
+from typing import Any, TextIO
 
 import click
 
-from ..chunker._chunker import Chunker
-from ..chunker._events import Chunk
-from ..pipeline._result import PipelineEvent, Result
+from ..chunker import Chunk
+from ..pipeline._events import (
+    BatchEnded,
+    BatchStarted,
+    ChunkReady,
+    DeltaReceived,
+    Event,
+    GenerationStopped,
+    OutputReceived,
+    StateLost,
+)
+from ..pipeline._result import Result
 
-__all__ = ["LiveView", "PlainView", "fail", "make_view", "saving", "show_error", "summary"]
-
-
-def fail(message: str) -> NoReturn:
-    """Print ``eager: error: MESSAGE`` (one line) on stderr and exit with status 2."""
-    click.echo(f"eager: error: {' '.join(message.split())}", err=True)
-    sys.exit(2)
+__all__ = ["LiveView", "PlainView", "make_view", "saving", "show_error", "summary"]
 
 
 def saving(serial: float, eager: float) -> float | None:
@@ -34,57 +38,45 @@ def saving(serial: float, eager: float) -> float | None:
     return None if serial <= 0 else 100.0 * (serial - eager) / serial
 
 
-def _lines(chunk: Chunk) -> str:
-    return (
-        f"{chunk.start_line}"
-        if chunk.end_line == chunk.start_line
-        else f"{chunk.start_line}-{chunk.end_line}"
-    )
+def _span(first: int, last: int) -> str:
+    return str(first) if last <= first else f"{first}-{last}"
+
+
+def _dropped(skipped: int) -> str:
+    return f"[... {skipped} characters dropped by the output limit ...]\n"
 
 
 class _Tracker:
     """Follows the events of one run: the text so far, the chunks and their state."""
 
     def __init__(self) -> None:
-        self.chunker = Chunker()
         self.text = ""
-        self.chunks: list[Chunk] = []
+        self.chunks: dict[int, Chunk] = {}
         self.state: dict[int, str] = {}  # chunk index -> ready/running/ok/failed
         self.output = ""
         self.time = 0.0
         self.stopped = ""
-        self.closed = False
+        self.state_lost = ""
 
-    def feed(self, event: PipelineEvent) -> None:
+    def feed(self, event: Event) -> None:
         self.time = max(self.time, event.time)
-        if event.kind == "delta":
+        if isinstance(event, DeltaReceived):
             self.text += event.text
-            self.chunks.extend(self.chunker.feed(event.text))
-        elif event.kind == "chunk" and event.index is not None:
-            if event.index >= len(self.chunks) and not self.closed:
-                self.closed = True
-                self.chunks.extend(self.chunker.close())
+        elif isinstance(event, ChunkReady):
+            self.chunks[event.index] = event.chunk
             self.state[event.index] = "ready"
-        elif event.kind == "batch_start":
+        elif isinstance(event, BatchStarted):
             for i in event.chunks:
                 self.state[i] = "running"
-        elif event.kind == "batch_end":
+        elif isinstance(event, BatchEnded):
             for i in event.chunks:
                 self.state[i] = "ok" if event.ok else "failed"
-        elif event.kind == "output" and event.stream in ("stdout", "stderr"):
-            self.output += event.text
-        elif event.kind == "stopped":
-            self.stopped = event.text
-
-    def chunk(self, index: int) -> Chunk | None:
-        return self.chunks[index] if 0 <= index < len(self.chunks) else None
-
-    def span(self, indices: tuple[int, ...]) -> str:
-        picked = [c for c in (self.chunk(i) for i in indices) if c is not None]
-        if not picked:
-            return "?"
-        first, last = min(c.start_line for c in picked), max(c.end_line for c in picked)
-        return str(first) if first == last else f"{first}-{last}"
+        elif isinstance(event, OutputReceived) and event.stream != "figure":
+            self.output += (_dropped(event.skipped) if event.skipped else "") + event.text
+        elif isinstance(event, GenerationStopped):
+            self.stopped = event.reason
+        elif isinstance(event, StateLost):
+            self.state_lost = event.reason
 
 
 class PlainView:
@@ -97,6 +89,7 @@ class PlainView:
         self._pending = ""
 
     def begin(self, title: str) -> None:
+        """Start showing a new run under ``title``."""
         self.t = _Tracker()
         self._starts.clear()
         self._pending = ""
@@ -114,33 +107,37 @@ class PlainView:
         for line in whole:
             self._echo(f"    | {line}")
 
-    def __call__(self, event: PipelineEvent) -> None:
+    def __call__(self, event: Event) -> None:
+        """Show one event."""
         self.t.feed(event)
         stamp = f"[{event.time:8.3f}s]"
-        if event.kind == "chunk" and event.index is not None:
-            chunk = self.t.chunk(event.index)
-            where = f"lines {_lines(chunk)} ({chunk.kind.value})" if chunk is not None else ""
-            self._echo(f"{stamp} chunk {event.index + 1} ready  {where}")
-        elif event.kind == "batch_start" and event.index is not None:
+        if isinstance(event, ChunkReady):
+            c = event.chunk
+            self._echo(f"{stamp} chunk {event.index + 1} ready  lines {_span(c.start_line, c.end_line)} ({c.kind.value})")
+        elif isinstance(event, BatchStarted):
             self._starts[event.index] = event.time
             names = ",".join(str(i + 1) for i in event.chunks)
-            self._echo(f"{stamp} run   chunk {names}  lines {self.t.span(event.chunks)}")
-        elif event.kind == "batch_end" and event.index is not None:
+            self._echo(f"{stamp} run   chunk {names}  lines {_span(event.first_line, event.last_line)}")
+        elif isinstance(event, BatchEnded):
             self._flush_output(final=True)
             took = event.time - self._starts.get(event.index, event.time)
             self._echo(
                 f"{stamp} {'done ' if event.ok else 'FAIL '} chunk "
                 f"{','.join(str(i + 1) for i in event.chunks)}  ({took:.3f}s)"
             )
-        elif event.kind == "output" and event.stream in ("stdout", "stderr"):
-            self._pending += event.text
-            self._flush_output()
-        elif event.kind == "output" and event.stream == "figure":
+        elif isinstance(event, OutputReceived) and event.stream == "figure":
             self._echo(f"{stamp} figure {event.text}")
-        elif event.kind == "stopped":
-            self._echo(f"{stamp} generation stopped: {event.text}")
+        elif isinstance(event, OutputReceived):
+            self._pending += (_dropped(event.skipped) if event.skipped else "") + event.text
+            self._flush_output()
+        elif isinstance(event, GenerationStopped):
+            self._echo(f"{stamp} generation stopped: {event.reason}")
+        elif isinstance(event, StateLost):
+            self._flush_output(final=True)
+            self._echo(f"{stamp} state lost: {event.reason}; variables and imports of earlier statements are gone")
 
     def end(self, result: Result) -> None:
+        """The run is over: flush its output and show its error."""
         self._flush_output(final=True)
         show_error(result, self.out)
 
@@ -164,6 +161,7 @@ class LiveView:
         self._live: Any = None
 
     def begin(self, title: str) -> None:
+        """Start showing a new run under ``title``."""
         from rich.live import Live
 
         self.t = _Tracker()
@@ -171,8 +169,15 @@ class LiveView:
         self._live = Live(self, console=self.console, refresh_per_second=15, transient=False)
         self._live.start()
 
-    def __call__(self, event: PipelineEvent) -> None:
+    def __call__(self, event: Event) -> None:
+        """Record one event (the live display refreshes on its own)."""
         self.t.feed(event)
+
+    def stop(self) -> None:
+        """Stop the live display (idempotent)."""
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
 
     def __rich__(self) -> Any:
         from rich.console import Group
@@ -182,7 +187,7 @@ class LiveView:
         t = self.t
         marks: dict[int, tuple[str, str]] = {}
         for idx, state in t.state.items():
-            chunk = t.chunk(idx)
+            chunk = t.chunks.get(idx)
             if chunk is not None:
                 for line in range(chunk.start_line, chunk.end_line + 1):
                     marks[line] = self._MARK[state]
@@ -199,15 +204,16 @@ class LiveView:
         status = f"{self.title}   t={t.time:6.2f}s   chunks {len(t.state)}"
         if t.stopped:
             status += f"   stopped: {t.stopped}"
+        if t.state_lost:
+            status += f"   state lost: {t.state_lost}"
         return Group(
             Panel(code, title=status, title_align="left", border_style="blue"),
             Panel(Text("\n".join(out_lines)), title="output", title_align="left", border_style="dim"),
         )
 
     def end(self, result: Result) -> None:
-        if self._live is not None:
-            self._live.stop()
-            self._live = None
+        """The run is over: stop the display and show its error."""
+        self.stop()
         show_error(result, sys.stderr)
 
 
@@ -219,9 +225,13 @@ def make_view(live: bool | None = None) -> LiveView | PlainView:
 
 
 def show_error(result: Result, out: TextIO) -> None:
-    """Print the run's error (traceback when there is one) to ``out``."""
+    """Print the run's error (traceback when there is one) to ``out``, as ``python`` would.
+
+    A program that exited through ``sys.exit`` shows nothing more: what Python prints for it
+    (``sys.exit("message")``) is already in the program's own stderr.
+    """
     err = result.error
-    if err is None:
+    if err is None or result.exit_code is not None:
         return
     if err.traceback.strip():
         out.write(err.traceback.rstrip("\n") + "\n")
@@ -236,6 +246,10 @@ def summary(results: Mapping[str, Result], *, rich: bool = False) -> None:
     for mode, r in results.items():
         m = r.metrics
         status = "ok" if r.error is None else r.error.type
+        if r.exit_code is not None:
+            status = f"exit {r.exit_code}"
+        if r.state_lost:
+            status += " (state lost)"
         if r.stopped_early:
             status += " (stopped early)"
         rows.append((mode, f"{m.ttft:.3f}", f"{m.t_gen:.3f}", f"{m.nel:.3f}", f"{m.e2el:.3f}", status))

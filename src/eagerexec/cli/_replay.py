@@ -3,37 +3,54 @@
 Each mode runs on a fresh ``Session`` fed by a ``ReplaySource`` at ``--tps``; the live view (or
 plain lines) shows the run, then a metrics table and the saving. ``--json`` prints one object
 ``{"runs": {"serial": RUN, "eager": RUN}}`` instead. ``replay_modes`` is shared with ``eager demo``.
+
+Exit status (a drop-in for ``python FILE``): ``program_status`` of the run, i.e. the program's
+``sys.exit`` status (``Result.exit_code``, modulo 256 as the OS takes it), 1 when it raised (a
+syntax error, a timeout or a dead interpreter included), 0 otherwise. With ``--mode both`` the
+status is the *eager* run's (the mode a drop-in runs); serial's is in the summary and the JSON,
+and when the two differ a one-line ``eager: warning:`` says so on stderr. 2 is a usage error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import math
 import sys
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import click
 
-from ..backends._base import BACKENDS
 from .._exceptions import BackendError, UnknownBackendError, UsageError
+from ..backends._base import BACKENDS
+from ..pipeline._events import Event
+from ..pipeline._result import Result
 from ..pipeline._session import Session
-from ..pipeline._result import PipelineEvent, Result
 from ..sources import ReplaySource, Source
-from ._render import LiveView, PlainView, fail, make_view, show_error, summary
+from ._errors import Number, fail, read_source
+from ._render import LiveView, PlainView, make_view, show_error, summary
 
-__all__ = ["BACKEND_CHOICES", "exit_status", "replay_command", "replay_modes", "write_timeline"]
+__all__ = [
+    "BACKEND_CHOICES",
+    "exit_status",
+    "program_status",
+    "replay_command",
+    "replay_modes",
+    "write_timeline",
+]
 
 BACKEND_CHOICES = ("local", "sandbox", "docker", "jupyter")
 
+RATE = Number(0.0, min_open=True)
+"""``--tps``: a finite rate > 0."""
+DELAY = Number(0.0)
+"""``--ttft``: finite seconds >= 0."""
 
-def check_rate(tps: float, ttft: float) -> None:
-    if not (tps > 0 and not math.isnan(tps)):
-        fail(f"--tps must be positive, not {tps:g}")
-    if not ttft >= 0:
-        fail(f"--ttft must be >= 0, not {ttft:g}")
+
+def check_backend(backend: str) -> None:
+    """Exit 2 with one line when ``backend`` is not a backend name."""
+    if backend not in BACKENDS:
+        fail(str(UnknownBackendError(f"unknown backend {backend!r} (known: {', '.join(sorted(BACKENDS))})")))
 
 
 def backend_options(python: str | None, workdir: str | None = None) -> dict[str, Any]:
@@ -53,8 +70,11 @@ async def _run_one(
     stop_on_error: bool,
     options: dict[str, Any],
 ) -> Result:
-    on_event: Callable[[PipelineEvent], None] | None = view
-    session = Session(backend, mode=mode, stop_on_error=stop_on_error, on_event=on_event, **options)  # type: ignore[arg-type]
+    on_event: Callable[[Event], None] | None = view
+    try:
+        session = Session(backend, mode=mode, stop_on_error=stop_on_error, on_event=on_event, **options)  # type: ignore[arg-type]
+    except TypeError as exc:  # a backend that does not take an option the CLI passes (e.g. --python)
+        raise UsageError(f"the {backend} backend: {exc}") from exc
     async with session:
         return await session.run(make_source())
 
@@ -75,8 +95,7 @@ def replay_modes(
     Returns:
         mode -> Result, in the order run.
     """
-    if backend not in BACKENDS:
-        fail(str(UnknownBackendError(f"unknown backend {backend!r} (known: {', '.join(sorted(BACKENDS))})")))
+    check_backend(backend)
     results: dict[str, Result] = {}
     for mode in modes:
         if view is not None:
@@ -93,8 +112,8 @@ def replay_modes(
                 )
             )
         except (UsageError, BackendError) as exc:
-            if isinstance(view, LiveView) and view._live is not None:
-                view._live.stop()
+            if isinstance(view, LiveView):
+                view.stop()
             fail(str(exc))
         results[mode] = result
         if view is not None:
@@ -102,12 +121,33 @@ def replay_modes(
     return results
 
 
-def exit_status(results: dict[str, Result]) -> int:
-    """0 when every run completed without error, 2 when a source failed, else 1."""
-    errors = [r.error for r in results.values() if r.error is not None]
-    if any(e.origin == "source" for e in errors):
-        return 2
-    return 1 if errors else 0
+def program_status(result: Result) -> int:
+    """The status ``python FILE`` would exit with after the run ``result``.
+
+    Returns:
+        ``Result.exit_code`` modulo 256 when the program called ``sys.exit`` (or ``os._exit``),
+        1 when it raised (or did not compile, timed out, or its interpreter died), else 0.
+    """
+    if result.exit_code is not None:
+        return result.exit_code % 256
+    return 0 if result.error is None else 1
+
+
+def exit_status(results: Mapping[str, Result]) -> int:
+    """The status of a set of runs: the eager run's ``program_status`` when there is one, else
+    the last run's; 0 when there is none."""
+    if not results:
+        return 0
+    return program_status(results["eager"] if "eager" in results else list(results.values())[-1])
+
+
+def disagreement(results: Mapping[str, Result]) -> str | None:
+    """A one-line note when serial and eager would exit with different statuses, else None."""
+    if "serial" in results and "eager" in results:
+        s, e = program_status(results["serial"]), program_status(results["eager"])
+        if s != e:
+            return f"serial and eager exit statuses differ: serial {s}, eager {e} (exiting with eager's)"
+    return None
 
 
 def write_timeline(results: dict[str, Result], path: str) -> None:
@@ -129,20 +169,6 @@ def runs_json(results: dict[str, Result], tps: float | None = None) -> str:
     return json.dumps({"runs": runs}, indent=2)
 
 
-def read_program(file: str) -> str:
-    path = Path(file)
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        fail(f"no such file: {file}")
-    except IsADirectoryError:
-        fail(f"{file} is a directory")
-    except UnicodeDecodeError as exc:
-        fail(f"{file} is not valid UTF-8: {exc.reason} at byte {exc.start}")
-    except OSError as exc:
-        fail(f"cannot read {file}: {exc.strerror or exc}")
-
-
 def report(
     results: dict[str, Result], *, as_json: bool, timeline: str | None, live: bool, tps: float | None = None
 ) -> None:
@@ -157,13 +183,16 @@ def report(
         write_timeline(results, timeline)
         if not as_json:
             click.echo(f"timeline written to {timeline}")
+    note = disagreement(results)
+    if note is not None:
+        click.echo(f"eager: warning: {note}", err=True)
     sys.exit(exit_status(results))
 
 
 @click.command("replay")
 @click.argument("file")
-@click.option("--tps", type=float, default=100.0, show_default=True, help="Tokens per second.")
-@click.option("--ttft", type=float, default=0.0, show_default=True, help="Time to first token, seconds.")
+@click.option("--tps", type=RATE, default=100.0, show_default=True, help="Tokens per second.")
+@click.option("--ttft", type=DELAY, default=0.0, show_default=True, help="Time to first token, seconds.")
 @click.option(
     "--mode",
     type=click.Choice(["eager", "serial", "both"]),
@@ -189,10 +218,12 @@ def replay_command(
 ) -> None:
     """Replay FILE as a model stream at --tps and run it serially and/or eagerly.
 
-    Exit status: 0 the program ran without error, 1 it raised, 2 usage or backend errors.
+    Exit status: the one `python FILE` would give (its sys.exit status; 1 when it raised; 0
+    otherwise); with --mode both, the eager run's (a warning says when serial's differs);
+    2 for usage or backend errors.
     """
-    check_rate(tps, ttft)
-    text = read_program(file)
+    text = read_source(file)
+    check_backend(backend)
     modes = ("serial", "eager") if mode == "both" else (mode,)
     live = not as_json and sys.stdout.isatty()
     view = None if as_json else make_view(live)

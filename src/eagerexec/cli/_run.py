@@ -17,15 +17,15 @@ from typing import Any
 
 import click
 
-from ..backends._base import BACKENDS
 from .._exceptions import BackendError, UsageError
-from ..pipeline._session import Session
 from ..pipeline._repair import RepairReport, repair_run
 from ..pipeline._result import Result
+from ..pipeline._session import Session
 from ..sources import OpenAISource, Source
 from ..sources._openai import DEFAULT_SYSTEM_FENCE, DEFAULT_SYSTEM_TOOL
-from ._render import LiveView, PlainView, fail, make_view, show_error, summary
-from ._replay import exit_status, write_timeline
+from ._errors import fail
+from ._render import LiveView, PlainView, make_view, show_error, summary
+from ._replay import check_backend, program_status, write_timeline
 
 __all__ = ["run_command"]
 
@@ -79,7 +79,7 @@ async def _go(
     show_default=True,
     help="Code in markdown fences, or in a run_python tool call.",
 )
-@click.option("--repair", type=int, default=0, show_default=True, help="Repair attempts after an error.")
+@click.option("--repair", type=click.IntRange(min=0), default=0, show_default=True, help="Repair attempts after an error.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object {runs: {eager: RUN}, ...}.")
 @click.option("--timeline", default=None, metavar="PNG", help="Write a timeline picture.")
 def run_command(
@@ -95,12 +95,10 @@ def run_command(
 ) -> None:
     """Have a model write Python for PROMPT and run it while it streams.
 
-    Exit status: 0 the program ran without error, 1 it raised, 2 usage or connection errors.
+    Exit status: the program's, as `python` would give it (its sys.exit status; 1 when it
+    raised; 0 otherwise); 2 for usage errors and when the model endpoint failed.
     """
-    if repair < 0:
-        fail(f"--repair must be >= 0, not {repair}")
-    if backend not in BACKENDS:
-        fail(f"unknown backend {backend!r} (known: {', '.join(sorted(BACKENDS))})")
+    check_backend(backend)
     live = not as_json and sys.stdout.isatty()
     view = None if as_json else make_view(live)
     try:
@@ -117,8 +115,8 @@ def run_command(
             )
         )
     except (UsageError, BackendError) as exc:
-        if isinstance(view, LiveView) and view._live is not None:
-            view._live.stop()
+        if isinstance(view, LiveView):
+            view.stop()
         fail(str(exc))
     final = rep.final
     results = {"eager": final}
@@ -137,9 +135,9 @@ def run_command(
             click.echo(f"repairs used: {rep.repairs}/{repair}, {'ok' if rep.ok else 'still failing'}")
     if timeline:
         write_timeline(results, timeline)
-    status = exit_status(results)
-    if status == 2 and final.error is not None:
+    if final.error is not None and final.error.origin == "source":
         fail(f"{final.error.type}: {final.error.message}")
+    status = program_status(final)
     if as_json:
         show_error(final, sys.stderr)
     sys.exit(status)
