@@ -9,6 +9,18 @@ Two strategies (the paper's section on partial-code repair, Table 3):
 * ``full``: the model is shown the whole program it wrote plus the error and asked for a whole
   corrected program, which runs from scratch on a *fresh* session.
 
+The failing statement comes from the run's structured record: ``RunError.statement_line`` (the
+first line of the statement that was running, located by the pipeline from the traceback's
+frames), else ``RunError.chunk``, else the outermost frame's line; the traceback text is never
+parsed.
+
+When the session's interpreter was restarted during the run (``Result.state_lost``: a death, a
+kill after a timeout), the statements before the failure no longer have any effect: telling the
+model that their variables are still defined would be false. ``partial`` then asks for the
+whole corrected program instead of a continuation, says why (the session was restarted and the
+earlier statements' state is gone), and runs it on the same session; the code kept from before
+is dropped, since none of it is in effect any more.
+
 The model is reached through ``make_source(messages)``, a factory that turns a conversation
 (user/assistant turns, without a system prompt: the factory adds its own) into a ``Source``;
 ``OpenAISource(messages=...)`` fits. Errors whose origin is ``source`` (the model endpoint
@@ -23,8 +35,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._exceptions import UsageError
-from ._result import Result, RunError
 from ..sources import Source
+from ._result import Result, RunError
 
 if TYPE_CHECKING:
     from ._session import Session
@@ -71,16 +83,14 @@ class RepairReport:
         }
 
 
-_LINE_RE = re.compile(r"line (\d+)")
-
-
 def failing_cut(result: Result) -> int:
     """The 1-based line where the failing statement starts in ``result.code``.
 
-    The failing statement is the chunk, in the call that raised, that holds a line named by the
-    traceback (a failure inside a function called from that chunk names the chunk's line too);
-    failing that, the chunk holding ``error.line``; failing that, the first chunk of the call
-    that raised. Without any timeline, the error line itself.
+    In order: ``error.statement_line`` (set by the pipeline from the structured frames); the
+    start of chunk ``error.chunk``; the chunk (of the call that raised, else any) holding the
+    outermost traceback frame's line in the program (the statement that was running: a failure inside a
+    function called from it still has it as the outermost frame), else ``error.line``; the
+    first chunk of the call that raised. Without any timeline, the error line itself.
 
     Args:
         result: a failed run.
@@ -91,23 +101,34 @@ def failing_cut(result: Result) -> int:
     err = result.error
     if err is None:
         return len(result.code.splitlines()) + 1
-    failed = [b for b in result.batches if not b.ok]
+    if err.statement_line is not None:
+        return err.statement_line
     by_index = {c.index: c for c in result.chunks}
+    if err.chunk is not None and err.chunk in by_index:
+        return by_index[err.chunk].start_line
+    failed = [b for b in result.batches if not b.ok]
     candidates = [by_index[i] for i in (failed[-1].chunks if failed else ()) if i in by_index]
-    if not candidates and err.line is not None:
-        candidates = [c for c in result.chunks if c.start_line <= err.line <= c.end_line]
-    lines = [int(n) for n in _LINE_RE.findall(err.traceback)]
-    if err.line is not None:
-        lines.append(err.line)
-    # The outermost frame in the program is the statement that was running: the first traceback
-    # line that falls in a candidate chunk.
-    for line in lines:
-        for chunk in candidates:
-            if chunk.start_line <= line <= chunk.end_line:
-                return chunk.start_line
+    outermost = next((f.line for f in err.frames if f.in_program), None)
+    lines = [line for line in (outermost, err.line) if line is not None]
+    for pool in (candidates, list(result.chunks)):
+        for line in lines:
+            for chunk in pool:
+                if chunk.start_line <= line <= chunk.end_line:
+                    return chunk.start_line
     if candidates:
         return min(c.start_line for c in candidates)
     return err.line if err.line is not None else 1
+
+
+_LINE_END = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)")
+
+
+def _split_lines(text: str) -> list[str]:
+    """``text`` cut into lines at Python's line ends only (``\n``, ``\r\n``, ``\r``), ends kept;
+    ``str.splitlines`` would also cut inside strings holding U+2028, form feeds and the like."""
+    lines = _LINE_END.findall(text)
+    rest = text[sum(map(len, lines)) :]
+    return [*lines, rest] if rest else lines
 
 
 def _error_text(err: RunError) -> str:
@@ -134,7 +155,9 @@ def repair_messages(
 
     Returns:
         ``(messages, kept)``: the user/assistant turns to send, and for ``partial`` the code
-        before the failing statement (already run in the session; ``''`` for ``full``).
+        before the failing statement (already run in the session; ``''`` for ``full``, and for
+        ``partial`` when ``result.state_lost``: the session was restarted, so nothing before is
+        in effect and the model is asked for the whole program, told why).
     """
     err = result.error
     assert err is not None
@@ -152,9 +175,11 @@ def repair_messages(
             },
         ]
         return messages, ""
-    if before and not before.endswith("\n"):
+    if before and not before.endswith(("\n", "\r")):
         before += "\n"
-    lines = result.code.splitlines(keepends=True)
+    if result.state_lost:
+        return _restarted_messages(prompt, before + result.code, err), ""
+    lines = _split_lines(result.code)
     cut = failing_cut(result)
     kept = "".join(lines[: cut - 1])
     partial = "".join(lines[:cut])  # up to and including the failing statement's first line
@@ -162,7 +187,7 @@ def repair_messages(
     if cut in by_start:
         partial = "".join(lines[: by_start[cut].end_line])
     partial = before + partial
-    cut += len(before.splitlines())
+    cut += len(_split_lines(before))
     messages = [
         {"role": "user", "content": prompt},
         {"role": "assistant", "content": _fence(partial)},
@@ -184,6 +209,26 @@ def repair_messages(
         },
     ]
     return messages, before + kept
+
+
+def _restarted_messages(prompt: str, code: str, err: RunError) -> Messages:
+    """The partial strategy's request when the session was restarted during the run."""
+    where = f"The statement starting at line {err.statement_line}" if err.statement_line else "It"
+    return [
+        {"role": "user", "content": prompt},
+        {"role": "assistant", "content": _fence(code)},
+        {
+            "role": "user",
+            "content": (
+                f"The program was run statement by statement as you wrote it. {where} failed "
+                f"with:\n\n{_error_text(err)}\n\nDuring the run the interpreter session was "
+                "restarted: the imports, variables and functions the earlier statements defined "
+                "are gone. Write the whole corrected program, from the first line, including "
+                "everything it needs: it runs in that session, where nothing from before is "
+                "defined."
+            ),
+        },
+    ]
 
 
 async def repair_run(
