@@ -1,13 +1,16 @@
-"""Tests for the timeline picture (eagerexec.bench._timeline)."""
+"""Tests for the timeline picture (eagerexec.bench._timeline): what is drawn, not how fast."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
+from matplotlib.colors import to_rgba
 
+from eagerexec.bench._timeline import _FAIL, _OK, draw_timeline, plot_timeline
 from eagerexec.pipeline._result import BatchTiming, ChunkTiming, Metrics, Result, RunError, StreamTiming
-from eagerexec.bench._timeline import plot_timeline
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -26,6 +29,7 @@ def make_result(mode: str = "eager", *, fail: bool = False, n: int = 6) -> Resul
                 end_line=i + 1,
                 kind="statement",
                 tokens=10,
+                text=f"x{i} = {i}\n",
                 generated_at=ready,
                 ready_at=ready,
             )
@@ -80,16 +84,49 @@ def make_result(mode: str = "eager", *, fail: bool = False, n: int = 6) -> Resul
     )
 
 
+def _bars(ax: Any, color: str) -> int:
+    """How many execution bars of ``color`` the panel ``ax`` holds."""
+    want = to_rgba(color)
+    return sum(
+        len(coll.get_paths())
+        for coll in ax.collections
+        if len(coll.get_facecolors()) and tuple(coll.get_facecolors()[0]) == want
+    )
+
+
+def _texts(ax: Any) -> list[str]:
+    return [t.get_text() for t in ax.texts]
+
+
 def test_writes_png_for_serial_and_eager(tmp_path: Path) -> None:
     out = plot_timeline([make_result("serial"), make_result("eager")], tmp_path / "t.png")
-    data = out.read_bytes()
-    assert data.startswith(PNG)
-    assert len(data) > 10_000
+    assert out == tmp_path / "t.png" and out.read_bytes().startswith(PNG)
 
 
-def test_failed_run_and_single_panel(tmp_path: Path) -> None:
-    out = plot_timeline([make_result("eager", fail=True)], tmp_path / "one.png", title="x")
-    assert out.read_bytes().startswith(PNG)
+def test_panels_show_each_call_with_its_lines_and_outcome() -> None:
+    fig = draw_timeline([make_result("serial"), make_result("eager")])
+    serial, eager = fig.axes
+    assert serial.get_title(loc="left").startswith("serial (local, 50 tok/s): 6 chunks, 1 call, ok")
+    assert eager.get_title(loc="left").startswith("eager (local, 50 tok/s): 6 chunks, 6 calls, ok")
+    assert _bars(serial, _OK) == 1 and _bars(eager, _OK) == 6
+    assert _bars(serial, _FAIL) == 0 and _bars(eager, _FAIL) == 0
+    assert "L1-6" in _texts(serial)
+    assert [t for t in _texts(eager) if t.startswith("L")] == [f"L{i}" for i in range(1, 7)]
+    assert "E2EL saved" in fig._suptitle.get_text()
+
+
+def test_failed_run_is_red_and_named() -> None:
+    fig = draw_timeline([make_result("eager", fail=True)], title="x")
+    (ax,) = fig.axes
+    assert _bars(ax, _FAIL) == 1 and _bars(ax, _OK) == 5
+    assert "ZeroDivisionError" in ax.get_title(loc="left")
+    assert fig._suptitle.get_text() == "x"
+
+
+def test_state_lost_is_shown() -> None:
+    lost = dataclasses.replace(make_result("eager"), state_lost=True)
+    (ax,) = draw_timeline([lost]).axes
+    assert "state lost" in ax.get_title(loc="left")
 
 
 def test_run_without_chunks_or_batches(tmp_path: Path) -> None:

@@ -6,10 +6,13 @@ line per run, so a sweep resumes); ``write_report`` turns ``runs.jsonl`` into ``
 ``report.csv`` and ``saving_vs_rate.png``. Nothing here imports ray unless ``use_ray`` is set.
 """
 
+from ._corpus import load_corpus
 from ._loaders import LOADERS, download_benchmark
-from ._programs import Program, load_corpus
-from ._report import build_pairs, write_report
-from ._runner import SweepConfig, SweepSummary, load_runs, run_sweep
+from ._pair import SweepConfig
+from ._programs import Program
+from ._records import build_pairs, load_runs
+from ._report import write_report
+from ._runner import SweepSummary, run_sweep
 
 __all__ = [
     "LOADERS",

@@ -1,9 +1,9 @@
-"""What the harness runs: ``Program`` values, and the corpus names that produce them.
+"""What the harness runs: ``Program`` values, and the directories of ``.py`` files they come from.
 
-Strategy: a corpus spec is resolved once, up front, into a list of ``Program`` (name, code,
-data files as bytes, expected outcome). ``bundled`` is the package's own corpus, a directory is
-every ``*.py`` in it (sorted), and ``loader:path`` hands the path to one of the public-benchmark
-loaders in ``_loaders``. Data files are held as bytes so that a program can be shipped to another
+Strategy: a corpus spec is resolved once, up front (``_corpus.load_corpus``), into a list of
+``Program`` (name, code, data files as bytes, expected outcome). ``bundled`` is the package's
+own corpus and a directory is every ``*.py`` in it (sorted); the public-benchmark loaders live
+in ``_loaders``. Data files are held as bytes so that a program can be shipped to another
 machine (Ray) and materialised in a fresh working directory there.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .._exceptions import BenchError
 
-__all__ = ["Program", "load_corpus", "parse_expect", "programs_from_dir"]
+__all__ = ["Program", "bundled_dir", "parse_expect", "programs_from_dir"]
 
 _EXPECT = re.compile(r"^#\s*expect:\s*(ok|error\s+(\w+)(?:\s+line\s+(\d+))?)\s*$")
 
@@ -70,37 +70,8 @@ def programs_from_dir(directory: Path, corpus: str) -> list[Program]:
     return out
 
 
-def _bundled_dir() -> Path:
+def bundled_dir() -> Path:
+    """The package's own corpus directory (``bundled``)."""
     return Path(__file__).resolve().parent.parent / "corpus"
 
 
-def load_corpus(spec: str, *, download: bool = False) -> list[Program]:
-    """Resolve a corpus name into programs.
-
-    Args:
-        spec: ``bundled``; a directory of ``.py`` files; or ``loader:path`` with loader one of
-            ``pandasplotbench``, ``dabench``, ``dsbench``, ``gitchameleon``.
-        download: let a loader fetch its published files into ``path`` when they are missing.
-
-    Returns:
-        The programs, in a stable order.
-
-    Raises:
-        BenchError: the corpus does not exist, is empty, or a benchmark file is malformed.
-    """
-    from ._loaders import LOADERS
-
-    if spec == "bundled":
-        return programs_from_dir(_bundled_dir(), "bundled")
-    name, sep, rest = spec.partition(":")
-    if sep and name in LOADERS:
-        return LOADERS[name](Path(rest), download=download)
-    if sep and len(name) > 1 and not Path(spec).exists():
-        known = ", ".join(sorted(LOADERS))
-        raise BenchError(f"corpus {spec}: unknown loader {name!r} (known: {known})")
-    path = Path(spec)
-    if not path.exists():
-        raise BenchError(f"corpus {spec}: no such directory")
-    if not path.is_dir():
-        raise BenchError(f"corpus {spec}: not a directory")
-    return programs_from_dir(path, path.name or str(path))

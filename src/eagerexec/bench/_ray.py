@@ -16,7 +16,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._exceptions import BenchError
-from ._runner import MODES, PairSpec, SweepConfig, run_pair_sync
+from ._pair import PairSpec, SweepConfig, run_pair_sync
+from ._records import MODES
 
 __all__ = ["run_pairs_ray"]
 

@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from .._exceptions import EagerError, UsageError
+from ._pair import materialise
 from ._programs import Program
-from ._runner import _json_default, _materialise, load_runs
+from ._records import build_pairs, json_default, load_runs
 
 __all__ = ["STRATEGIES", "RepairConfig", "load_repairs", "repair_rows", "run_repair_study"]
 
@@ -91,7 +92,6 @@ def load_repairs(path: Path) -> list[dict[str, Any]]:
 
 def failing_programs(out: Path, programs: Sequence[Program], backend: str) -> list[Program]:
     """The programs whose serial run on ``backend`` failed in ``out/runs.jsonl``, in corpus order."""
-    from ._report import build_pairs
 
     records, _ = load_runs(out / "runs.jsonl")
     pairs = build_pairs(records)
@@ -106,8 +106,8 @@ async def repair_one(
 
     ``make_model_source(messages)`` builds the model's stream for a repair conversation.
     """
-    from ..pipeline._session import Session
     from ..pipeline._repair import repair_run
+    from ..pipeline._session import Session
     from ..sources import ReplaySource
 
     def make_source(messages: Sequence[Mapping[str, str]]) -> Any:
@@ -118,7 +118,7 @@ async def repair_one(
     with tempfile.TemporaryDirectory(prefix="eager-repair-") as tmp:
         first = Path(tmp, "session")
         first.mkdir()
-        _materialise(program, first)
+        materialise(program, first)
         fresh_count = 0
 
         def new_session() -> Session:
@@ -126,7 +126,7 @@ async def repair_one(
             fresh_count += 1
             wd = Path(tmp, f"fresh-{fresh_count}")
             wd.mkdir()
-            _materialise(program, wd)
+            materialise(program, wd)
             return Session(cfg.backend, timeout=cfg.timeout, workdir=wd)
 
         async with Session(cfg.backend, timeout=cfg.timeout, workdir=first) as session:
@@ -203,7 +203,7 @@ def run_repair_study(
                     "harness_error": f"{type(exc).__name__}: {exc}",
                 }
             with path.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(record, default=_json_default) + "\n")
+                f.write(json.dumps(record, default=json_default) + "\n")
             added.append(record)
             if on_record is not None:
                 on_record(record)

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._runner import load_runs, pair_key
+from ._figures import saving_vs_rate
+from ._records import Pair, build_pairs, load_runs
+from ._repairs import load_repairs, repair_rows
 
 __all__ = ["BOUND_TOLERANCE_ABS", "BOUND_TOLERANCE_REL", "Pair", "build_pairs", "write_report"]
 
@@ -32,64 +34,6 @@ BOUND_TOLERANCE_ABS = 0.02
 """Seconds of slack before a measurement counts as outside the model's bounds."""
 BOUND_TOLERANCE_REL = 0.05
 """Relative slack (of the bound) added to the absolute one."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Pair:
-    """A serial/eager pair read back from ``runs.jsonl``."""
-
-    corpus: str
-    program: str
-    backend: str
-    tps: float
-    repeat: int
-    serial: dict[str, Any] | None
-    eager: dict[str, Any] | None
-    kind: str
-
-    def cell(self) -> tuple[str, str, float]:
-        return (self.corpus, self.backend, self.tps)
-
-
-def _classify(serial: dict[str, Any] | None, eager: dict[str, Any] | None) -> str:
-    if serial is None or eager is None:
-        return "incomplete"
-    st = {serial.get("status"), eager.get("status")}
-    if "timeout" in st:
-        return "timeout"
-    if "crash" in st or None in st:
-        return "crash"
-    if st == {"ok"}:
-        return "ok"
-    if serial.get("status") == "error" and eager.get("status") == "error":
-        return "error"
-    return "mismatch"
-
-
-def build_pairs(records: Iterable[dict[str, Any]]) -> list[Pair]:
-    """Group run records into pairs, in a stable order."""
-    groups: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
-    for r in records:
-        key = pair_key(r["corpus"], r["program"], r["backend"], float(r["tps"]), int(r["repeat"]))
-        groups[key][r["mode"]] = r
-    pairs = []
-    for modes in groups.values():
-        any_rec = next(iter(modes.values()))
-        s, e = modes.get("serial"), modes.get("eager")
-        pairs.append(
-            Pair(
-                corpus=any_rec["corpus"],
-                program=any_rec["program"],
-                backend=any_rec["backend"],
-                tps=float(any_rec["tps"]),
-                repeat=int(any_rec["repeat"]),
-                serial=s,
-                eager=e,
-                kind=_classify(s, e),
-            )
-        )
-    pairs.sort(key=lambda p: (p.corpus, p.backend, p.tps, p.program, p.repeat))
-    return pairs
 
 
 # -- numbers ----------------------------------------------------------------------------------
@@ -413,7 +357,6 @@ def write_report(out: Path) -> Path:
     if not t2:
         lines.append("| (no erroring program) | | | | | | | | |")
 
-    from ._repairs import load_repairs, repair_rows
 
     repairs = load_repairs(out / "repairs.jsonl")
     if repairs:
@@ -447,7 +390,6 @@ def write_report(out: Path) -> Path:
                      + "".join(_why(m, rec) for m, rec in (("serial", p.serial), ("eager", p.eager))))
     (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-    from ._figures import saving_vs_rate
 
     saving_vs_rate(t1, out / "saving_vs_rate.png")
     return out / "report.md"

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..pipeline._result import Result
 
-__all__ = ["plot_timeline"]
+__all__ = ["draw_timeline", "plot_timeline"]
 
 _GEN = "#4C72B0"
 _TTFT = "#C9D6EA"
@@ -113,6 +113,8 @@ def _draw_run(ax: Any, result: Result) -> None:
     ax.set_yticks([gen_y, exe_y], ["generation", "execution"])
     ax.set_ylim(-1.15, 1.75)
     status = "ok" if result.error is None else f"{result.error.type}"
+    if result.state_lost:
+        status += ", state lost"
     if result.stopped_early:
         status += ", stopped early"
     tps = f", {result.tps:g} tok/s" if result.tps else ""
@@ -139,6 +141,24 @@ def plot_timeline(results: Sequence[Result], path: str | Path, *, title: str | N
 
     Returns:
         The path written.
+
+    Raises:
+        ValueError: ``results`` is empty.
+    """
+    out = Path(path)
+    draw_timeline(results, title=title).savefig(out)
+    return out
+
+
+def draw_timeline(results: Sequence[Result], *, title: str | None = None) -> Any:
+    """The figure ``plot_timeline`` writes (a matplotlib ``Figure``, Agg), not yet saved.
+
+    Args:
+        results: the runs, one panel each, in order.
+        title: the figure's title (default: the runs' NEL/E2EL comparison).
+
+    Returns:
+        The ``matplotlib.figure.Figure``.
 
     Raises:
         ValueError: ``results`` is empty.
@@ -181,6 +201,4 @@ def plot_timeline(results: Sequence[Result], path: str | Path, *, title: str | N
         frameon=False,
     )
     fig.tight_layout(rect=(0, 0.06, 1, 0.97))
-    out = Path(path)
-    fig.savefig(out)
-    return out
+    return fig
