@@ -39,7 +39,9 @@ c = a / b
 print("never reached")
 d = 2
 print(d)
-"""
+""" + "".join(f"v{i} = d * {i}\n" for i in range(150))
+# The 150 lines after the error take > 1 s to stream at TPS: the eager run stops long before the
+# end whatever the machine's load (a margin, not a timing assertion).
 
 HANG = """x = 1
 while True:
@@ -47,9 +49,9 @@ while True:
 print("never")
 """
 
-CRASH = """import os
+CRASH = """import os, signal
 print("bye")
-os._exit(3)
+os.kill(os.getpid(), signal.SIGKILL)
 print("never")
 """
 
@@ -330,3 +332,12 @@ def test_limit_keeps_the_first_programs_of_each_corpus(tmp_path: Path) -> None:
     summary = run_sweep(progs, _cfg(tmp_path / "o", limit=1), on_pair=lambda spec, recs: ran.append(spec.key))
     assert summary.executed == 2
     assert sorted(ran) == ["a/p0/local/500/0", "b/p0/local/500/0"]
+
+
+def test_an_exit_status_other_than_zero_is_an_error(tmp_path: Path) -> None:
+    from eagerexec.bench._pair import _status
+
+    assert _status(None, 0) == "ok" and _status(None, None) == "ok"
+    assert _status(None, 3) == "error"  # os._exit(3): python exits 3, the program failed
+    assert _status({"type": "SessionDied", "origin": "backend"}) == "crash"
+    assert _status({"type": "TimeoutError", "origin": "backend"}) == "timeout"

@@ -79,17 +79,22 @@ def result_from_dict(d: dict[str, Any]) -> Any:
             message=err.get("message", ""),
             line=err.get("line"),
             traceback=err.get("traceback", ""),
+            line_text=err.get("line_text"),
+            chunk=err.get("chunk"),
+            statement_line=err.get("statement_line"),
             origin=err.get("origin", "runtime") if err.get("origin") in ("runtime", "syntax", "source", "backend")
             else "backend",
         ),
         exit_code=d.get("exit_code"),
         stopped_early=bool(d.get("stopped_early")),
-        chunks=tuple(ChunkTiming(**c) for c in tl.get("chunks", ())),
+        chunks=tuple(ChunkTiming(**{"text": "", **c}) for c in tl.get("chunks", ())),  # older records: no text
         batches=tuple(BatchTiming(**{**b, "chunks": tuple(b["chunks"])}) for b in tl.get("batches", ())),
         stream=StreamTiming(**tl.get("stream", {})),
         metrics=Metrics(**d["metrics"]),
         backend=d.get("backend", ""),
         tps=d.get("tps"),
+        state_lost=bool(d.get("state_lost")),
+        output_dropped=int(d.get("output_dropped") or 0),
     )
 
 

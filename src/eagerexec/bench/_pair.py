@@ -86,9 +86,11 @@ def materialise(program: Program, workdir: Path) -> None:
         dest.write_bytes(data)
 
 
-def _status(error: dict[str, Any] | None) -> str:
+def _status(error: dict[str, Any] | None, exit_code: Any = None) -> str:
+    """``ok``, ``error`` (the program raised, or exited with a non-zero status as ``python``
+    would report it), ``timeout`` or ``crash`` (the session died, or the harness failed)."""
     if not error:
-        return "ok"
+        return "ok" if not exit_code else "error"
     origin = error.get("origin")
     if error.get("type") == "TimeoutError" and origin in ("backend", "harness"):
         return "timeout"
@@ -161,7 +163,7 @@ async def _run_mode(spec: PairSpec, mode: str, timeout: float) -> dict[str, Any]
             rec = {"error": {"type": type(exc).__name__, "message": str(exc).splitlines()[0] if str(exc) else "",
                              "line": None, "origin": "harness", "traceback": ""}}
     rec.update(base)
-    rec["status"] = _status(rec.get("error"))
+    rec["status"] = _status(rec.get("error"), rec.get("exit_code"))
     rec["wall"] = time.time() - started
     rec["prediction"] = _prediction(rec) if "timeline" in rec else None
     return rec

@@ -77,6 +77,7 @@ class _Tracker:
             self.stopped = event.reason
         elif isinstance(event, StateLost):
             self.state_lost = event.reason
+            self.output += f"[state lost: {event.reason}: earlier variables and imports are gone]\n"
 
 
 class PlainView:
@@ -205,7 +206,7 @@ class LiveView:
         if t.stopped:
             status += f"   stopped: {t.stopped}"
         if t.state_lost:
-            status += f"   state lost: {t.state_lost}"
+            status += "   state lost"
         return Group(
             Panel(code, title=status, title_align="left", border_style="blue"),
             Panel(Text("\n".join(out_lines)), title="output", title_align="left", border_style="dim"),
