@@ -105,21 +105,21 @@ def test_session_state_output_errors_timeouts(tmp_path: Path) -> None:
     events: list[OutputEvent] = []
 
     async def body(b: DockerBackend) -> None:
-        first = await b.execute("x = 20\nprint('out', x)\nimport sys\nprint('err', file=sys.stderr)\n")
+        first = await b.run("x = 20\nprint('out', x)\nimport sys\nprint('err', file=sys.stderr)\n")
         assert first.ok and first.stdout == "out 20\n" and first.stderr == "err\n"
-        second = await b.execute("x += 1\nprint(x, sys.version_info[:2] >= (3, 8))", first_line=5)
+        second = await b.run("x += 1\nprint(x, sys.version_info[:2] >= (3, 8))", first_line=5)
         assert second.stdout == "21 True\n"
-        failed = await b.execute("y = 1\n\nz = x / 0\n", first_line=7)
+        failed = await b.run("y = 1\n\nz = x / 0\n", first_line=7)
         assert failed.error is not None and failed.survived
         assert failed.error.type == "ZeroDivisionError"
         assert failed.error.line == 9 and failed.error.line_text == "z = x / 0"
         assert "line 9" in failed.error.traceback
         # The program file is written in the bind-mounted working directory, same path as here.
         assert (tmp_path / "program.py").read_text().splitlines()[8] == "z = x / 0"
-        slow = await b.execute("import time\ntime.sleep(60)\n", first_line=10, timeout=0.5)
+        slow = await b.run("import time\ntime.sleep(60)\n", first_line=10, timeout=0.5)
         assert slow.timed_out and slow.survived
         assert slow.error is not None and slow.error.type == "KeyboardInterrupt"
-        task = asyncio.create_task(b.execute("time.sleep(60)", first_line=12))
+        task = asyncio.create_task(b.run("time.sleep(60)", first_line=12))
         for _ in range(100):  # until the call is running and sees it (bounded)
             await asyncio.sleep(0.2)
             await b.interrupt()
@@ -128,9 +128,9 @@ def test_session_state_output_errors_timeouts(tmp_path: Path) -> None:
         interrupted = await task
         assert interrupted.error is not None and interrupted.error.type == "KeyboardInterrupt"
         assert interrupted.survived and not interrupted.timed_out
-        after = await b.execute("print(x, y)")
+        after = await b.run("print(x, y)")
         assert after.ok and after.stdout == "21 1\n" and not after.fresh_session
-        exited = await b.execute("raise SystemExit(4)")
+        exited = await b.run("raise SystemExit(4)")
         assert exited.exit_code == 4 and exited.survived
 
     b = in_session(body, workdir=tmp_path, on_output=events.append)
@@ -154,7 +154,7 @@ def test_escapes_fail(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     try:
 
         async def body(b: DockerBackend) -> None:
-            env = await b.execute(
+            env = await b.run(
                 "import os\n"
                 "print(os.environ.get('EAGEREXEC_TEST_SECRET'))\n"
                 "print(any(k == 'EAGEREXEC_TEST_SECRET' for k in os.environ))\n"
@@ -162,15 +162,15 @@ def test_escapes_fail(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             )
             assert env.ok, env.error
             assert secret not in env.stdout and env.stdout.startswith("None\nFalse\n")
-            read = await b.execute(f"print(open({str(host_file)!r}).read())")
+            read = await b.run(f"print(open({str(host_file)!r}).read())")
             assert read.error is not None and read.error.type in ("FileNotFoundError", "PermissionError")
             assert secret not in read.stdout
-            connect = await b.execute(
+            connect = await b.run(
                 f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=5)\n"
             )
             assert connect.error is not None and connect.survived
             assert connect.error.type in ("ConnectionRefusedError", "OSError", "TimeoutError")
-            nets = await b.execute("print(sorted(os.listdir('/sys/class/net')))")
+            nets = await b.run("print(sorted(os.listdir('/sys/class/net')))")
             assert nets.stdout == "['lo']\n"  # no interface leads anywhere
 
         b = in_session(body, workdir=tmp_path)
@@ -185,7 +185,7 @@ def test_escapes_fail(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @needs_docker
 def test_runs_as_another_user_when_asked() -> None:
     async def body(b: DockerBackend) -> None:
-        who = await b.execute("import os\nprint(os.getuid(), os.getgid())\nopen('made.txt', 'w').write('x')\n")
+        who = await b.run("import os\nprint(os.getuid(), os.getgid())\nopen('made.txt', 'w').write('x')\n")
         assert who.ok and who.stdout == "65534 65534\n"
         assert b.workdir is not None and (b.workdir / "made.txt").stat().st_uid == 65534
 
@@ -209,14 +209,14 @@ def test_broken_image_fails_to_start_cleanly() -> None:
 @needs_docker
 def test_ignored_interrupt_restarts_a_fresh_container() -> None:
     async def body(b: DockerBackend) -> None:
-        await b.execute("kept = 1")
+        await b.run("kept = 1")
         first_container = b.container_id
-        stuck = await b.execute(
+        stuck = await b.run(
             "import time\nwhile True:\n    try:\n        time.sleep(60)\n    except KeyboardInterrupt:\n        pass\n",
             timeout=0.5,
         )
         assert stuck.timed_out and stuck.state_lost and not stuck.survived
-        after = await b.execute("print('kept' in globals())")
+        after = await b.run("print('kept' in globals())")
         assert after.fresh_session and after.stdout == "False\n"
         assert b.container_id != first_container
         assert leftovers(b.session_id) != []  # the live one only
@@ -229,14 +229,14 @@ def test_ignored_interrupt_restarts_a_fresh_container() -> None:
 @needs_docker
 def test_worker_death_reports_status_and_next_call_is_fresh() -> None:
     async def body(b: DockerBackend) -> None:
-        await b.execute("state = 1")
-        died = await b.execute("import os\nos._exit(3)\n")
-        assert not died.survived and died.exit_status == 3 and died.state_lost
-        fresh = await b.execute("print('state' in globals())")
+        await b.run("state = 1")
+        exited = await b.run("import os\nos._exit(3)\n")
+        assert exited.exit_code == 3 and exited.stopped
+        fresh = await b.run("print('state' in globals())")
         assert fresh.fresh_session and fresh.ok and fresh.stdout == "False\n"
-        crash = await b.execute("import ctypes\nctypes.string_at(0)\n")
+        crash = await b.run("import ctypes\nctypes.string_at(0)\n")
         assert not crash.survived and crash.exit_status == -11  # SIGSEGV
-        again = await b.execute("print('up')")
+        again = await b.run("print('up')")
         assert again.fresh_session and again.stdout == "up\n"
 
     in_session(body)
@@ -245,22 +245,22 @@ def test_worker_death_reports_status_and_next_call_is_fresh() -> None:
 @needs_docker
 def test_memory_bomb_is_contained_by_the_memory_limit() -> None:
     async def body(b: DockerBackend) -> None:
-        bomb = await b.execute("blob = b'x' * (1 << 30)\n")  # touches 1 GiB, limit is 128 MiB
+        bomb = await b.run("blob = b'x' * (1 << 30)\n")  # touches 1 GiB, limit is 128 MiB
         assert not bomb.survived and bomb.state_lost and bomb.extra.get("oom_killed") is True
         assert bomb.error is not None
-        assert bomb.error.type == "MemoryError" and "128m" in bomb.error.message
+        assert bomb.error.type == "MemoryError" and "128 MiB" in bomb.error.message
         assert bomb.exit_status == -9
-        nxt = await b.execute("print(2 + 2)")
+        nxt = await b.run("print(2 + 2)")
         assert nxt.fresh_session and nxt.stdout == "4\n"
 
-    b = in_session(body, mem="128m")
+    b = in_session(body, memory=128 * 1024**2)
     assert leftovers(b.session_id) == []
 
 
 @needs_docker
-def test_fork_bomb_is_contained_by_the_pids_limit() -> None:
+def test_fork_bomb_is_contained_by_the_process_limit() -> None:
     async def body(b: DockerBackend) -> None:
-        bomb = await b.execute(
+        bomb = await b.run(
             "import os, time\nchildren = []\n"
             "for _ in range(10_000):\n"
             "    pid = os.fork()\n"
@@ -272,10 +272,10 @@ def test_fork_bomb_is_contained_by_the_pids_limit() -> None:
         )
         assert bomb.survived and bomb.error is not None
         assert bomb.error.type == "BlockingIOError"  # fork: EAGAIN at the limit
-        counted = await b.execute("print(len(children) < 32)\nfor c in children: os.waitpid(c, 0)\n")
+        counted = await b.run("print(len(children) < 32)\nfor c in children: os.waitpid(c, 0)\n")
         assert counted.ok and counted.stdout == "True\n"
 
-    in_session(body, pids_limit=32)
+    in_session(body, processes=32)
 
 
 @needs_docker
@@ -285,7 +285,7 @@ def test_cancelled_call_and_close_leave_no_container() -> None:
 
     async def main() -> None:
         async with backend:
-            task = asyncio.create_task(backend.execute("import time\ntime.sleep(60)\n"))
+            task = asyncio.create_task(backend.run("import time\ntime.sleep(60)\n"))
             await asyncio.sleep(0.5)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):

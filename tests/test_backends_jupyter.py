@@ -17,6 +17,7 @@ pytest.importorskip("jupyter_client", reason="the jupyter backend needs jupyter_
 pytest.importorskip("ipykernel", reason="the jupyter backend tests need ipykernel (eagerexec[jupyter])")
 
 from eagerexec import BackendUnavailableError, OutputEvent, open_backend
+from eagerexec.backends._output import drop_marker
 from eagerexec.backends.jupyter import JupyterBackend
 
 T = TypeVar("T")
@@ -56,9 +57,9 @@ def _kernel_pid(backend: JupyterBackend) -> int:
 
 def test_state_persists_across_calls() -> None:
     async def body(b: JupyterBackend) -> list[Any]:
-        first = await b.execute("import math\nx = 20")
-        second = await b.execute("def twice(v):\n    return 2 * v\n", first_line=3)
-        third = await b.execute("print(twice(x) + math.floor(2.5))", first_line=5)
+        first = await b.run("import math\nx = 20")
+        second = await b.run("def twice(v):\n    return 2 * v\n", first_line=3)
+        third = await b.run("print(twice(x) + math.floor(2.5))", first_line=5)
         return [first, second, third]
 
     first, second, third = run(body)
@@ -72,7 +73,7 @@ def test_stdout_stderr_and_repl_value_with_live_events() -> None:
     async def body(b: JupyterBackend) -> Any:
         # a bare expression is not echoed (program semantics, as under `python file.py`);
         # an explicit display() still is
-        return await b.execute(
+        return await b.run(
             "import sys\nprint('out')\nprint('err', file=sys.stderr)\n6 * 7\nfrom IPython.display import display\ndisplay(42)"
         )
 
@@ -88,8 +89,8 @@ def test_stdout_stderr_and_repl_value_with_live_events() -> None:
 
 def test_error_type_message_and_whole_program_line() -> None:
     async def body(b: JupyterBackend) -> Any:
-        await b.execute("def f(a):\n    return a / 0\n", first_line=10)
-        return await b.execute("y = 1\nz = f(y)\n", first_line=40)
+        await b.run("def f(a):\n    return a / 0\n", first_line=10)
+        return await b.run("y = 1\nz = f(y)\n", first_line=40)
 
     outcome = run(body)
     err = outcome.error
@@ -106,7 +107,7 @@ def test_error_type_message_and_whole_program_line() -> None:
 
 def test_syntax_error_reports_program_line() -> None:
     async def body(b: JupyterBackend) -> Any:
-        return await b.execute("x = (1,\n", first_line=7)
+        return await b.run("x = (1,\n", first_line=7)
 
     err = run(body).error
     assert err is not None
@@ -119,7 +120,7 @@ def test_figure_saved_as_png(tmp_path: Path) -> None:
     events: list[OutputEvent] = []
 
     async def body(b: JupyterBackend) -> Any:
-        return await b.execute(
+        return await b.run(
             "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.title('t')\nprint('drawn')"
         )
 
@@ -135,9 +136,9 @@ def test_figure_saved_as_png(tmp_path: Path) -> None:
 
 def test_timeout_interrupts_and_keeps_state() -> None:
     async def body(b: JupyterBackend) -> list[Any]:
-        await b.execute("kept = 'yes'")
-        slow = await b.execute("import time\nwhile True:\n    time.sleep(0.05)", timeout=1.0)
-        after = await b.execute("print(kept)")
+        await b.run("kept = 'yes'")
+        slow = await b.run("import time\nwhile True:\n    time.sleep(0.05)", timeout=1.0)
+        after = await b.run("print(kept)")
         return [slow, after]
 
     slow, after = run(body)
@@ -148,7 +149,7 @@ def test_timeout_interrupts_and_keeps_state() -> None:
 
 def test_external_interrupt_from_another_task() -> None:
     async def body(b: JupyterBackend) -> Any:
-        call = asyncio.create_task(b.execute("import time\nprint('go', flush=True)\ntime.sleep(30)"))
+        call = asyncio.create_task(b.run("import time\nprint('go', flush=True)\ntime.sleep(30)"))
         await asyncio.sleep(1.0)
         await b.interrupt()
         return await call
@@ -169,9 +170,9 @@ def test_ignored_interrupt_restarts_kernel() -> None:
     )
 
     async def body(b: JupyterBackend) -> list[Any]:
-        await b.execute("kept = 1")
-        stuck = await b.execute(code, timeout=0.5)
-        after = await b.execute("print('kept' in globals())")
+        await b.run("kept = 1")
+        stuck = await b.run(code, timeout=0.5)
+        after = await b.run("print('kept' in globals())")
         return [stuck, after]
 
     stuck, after = run(body, interrupt_grace=1.0)
@@ -182,10 +183,10 @@ def test_ignored_interrupt_restarts_kernel() -> None:
 
 def test_kernel_death_then_fresh_session() -> None:
     async def body(b: JupyterBackend) -> list[Any]:
-        await b.execute("kept = 1")
-        died = await b.execute("import os\nprint('bye', flush=True)\nos._exit(3)")
-        after = await b.execute("print('kept' in globals())")
-        again = await b.execute("print('again')")
+        await b.run("kept = 1")
+        died = await b.run("import os\nprint('bye', flush=True)\nos._exit(3)")
+        after = await b.run("print('kept' in globals())")
+        again = await b.run("print('again')")
         return [died, after, again]
 
     died, after, again = run(body)
@@ -201,7 +202,7 @@ def test_kernel_death_then_fresh_session() -> None:
 )
 def test_sys_exit_maps_to_exit_code(code: str, exit_code: int, is_error: bool) -> None:
     async def body(b: JupyterBackend) -> list[Any]:
-        return [await b.execute(code), await b.execute("print('still here')")]
+        return [await b.run(code), await b.run("print('still here')")]
 
     outcome, after = run(body)
     assert outcome.exit_code == exit_code and outcome.stopped
@@ -216,14 +217,16 @@ def test_output_flood_is_truncated() -> None:
     events: list[OutputEvent] = []
 
     async def body(b: JupyterBackend) -> Any:
-        return await b.execute("for i in range(20000):\n    print('x' * 99)\nprint('done')")
+        return await b.run("for i in range(20000):\n    print('x' * 99)\nprint('done')")
 
     outcome = run(body, max_output=5000, on_output=events.append)
     assert outcome.truncated and outcome.ok
     assert len(outcome.stdout) < 5200
-    assert "output truncated" in outcome.stdout
-    assert "done" not in outcome.stdout
-    assert sum(len(e.data) for e in events) == len(outcome.stdout)
+    assert "characters of output dropped" in outcome.stdout
+    assert outcome.stdout.endswith("x" * 99 + "\ndone\n")  # head and tail are kept
+    dropped = sum(e.skipped for e in events)
+    assert dropped == 20000 * 100 + 5 - 5000  # one tail event carries the count
+    assert "".join(e.data for e in events) == outcome.stdout.replace(drop_marker(dropped), "")
 
 
 def test_unknown_kernel_name_is_unavailable() -> None:
@@ -246,7 +249,7 @@ def test_aclose_reaps_kernel_and_own_workdir() -> None:
         pids.append(_kernel_pid(b))
         assert b.workdir is not None
         dirs.append(b.workdir)
-        await b.execute("x = 1")
+        await b.run("x = 1")
 
     run(body)
     assert not _alive(pids[0])
@@ -264,7 +267,7 @@ def test_aclose_on_cancellation_reaps_kernel() -> None:
 
         async def use() -> None:
             try:
-                await backend.execute("import time\ntime.sleep(30)")
+                await backend.run("import time\ntime.sleep(30)")
             finally:
                 await backend.aclose()
 
@@ -280,13 +283,13 @@ def test_aclose_on_cancellation_reaps_kernel() -> None:
 
 def test_cancelled_call_is_interrupted_and_session_goes_on() -> None:
     async def body(b: JupyterBackend) -> Any:
-        await b.execute("kept = 'still'")
-        call = asyncio.create_task(b.execute("import time\ntime.sleep(600)"))
+        await b.run("kept = 'still'")
+        call = asyncio.create_task(b.run("import time\ntime.sleep(600)"))
         await asyncio.sleep(1.0)
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
             await call
-        return await b.execute("print(kept)", timeout=20)
+        return await b.run("print(kept)", timeout=20)
 
     after = run(body)
     assert not after.timed_out

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -15,13 +16,30 @@ from typing import Any
 
 import pytest
 
+from eagerexec._exceptions import UsageError
 from eagerexec.backends._base import open_backend
 from eagerexec.backends._outcome import OutputEvent
 from eagerexec.backends.local import LocalBackend
 from eagerexec.backends.sandbox import SandboxBackend
-from eagerexec._exceptions import UsageError
 
-PY38 = "/root/.pyenv/versions/3.8.18/bin/python3.8"
+
+def _python38() -> str | None:
+    """A working Python 3.8 (the oldest the worker supports): pyenv's versions, then PATH."""
+    root = Path(os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv")))
+    candidates = [str(p) for p in sorted(root.glob("versions/3.8*/bin/python3.8"), reverse=True)]
+    on_path = shutil.which("python3.8")
+    if on_path:
+        candidates.append(on_path)
+    for candidate in candidates:
+        try:
+            subprocess.run([candidate, "-c", "pass"], check=True, capture_output=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        return candidate
+    return None
+
+
+PY38 = _python38()
 BACKENDS = ["local", "sandbox"]
 
 
@@ -66,14 +84,14 @@ def test_state_output_and_main_module(name: str) -> None:
     events: list[OutputEvent] = []
 
     async def body(b: Any) -> None:
-        first = await b.execute("x = 20\nprint('hello', x)\nimport sys\nprint('err', file=sys.stderr)\n")
+        first = await b.run("x = 20\nprint('hello', x)\nimport sys\nprint('err', file=sys.stderr)\n")
         assert first.ok and first.stdout == "hello 20\n" and first.stderr == "err\n"
         assert first.started_at <= first.ended_at <= time.monotonic()
-        raw = await b.execute(
+        raw = await b.run(
             "import os\nos.system('echo from-shell')\nos.write(2, b'raw-err\\n')\n", first_line=5
         )
         assert raw.stdout == "from-shell\n" and raw.stderr == "raw-err\n"
-        info = await b.execute(
+        info = await b.run(
             "print(x + 1, __name__, __file__, sys.argv[0] == __file__)\nprint(open(__file__).read())\n",
             first_line=8,
         )
@@ -90,17 +108,17 @@ def test_state_output_and_main_module(name: str) -> None:
 
 def test_traceback_uses_whole_program_lines(name: str) -> None:
     async def body(b: Any) -> None:
-        await b.execute("def f(n):\n    return 10 // n\n")
-        out = await b.execute("y = 1\nf(0)\n", first_line=3)
+        await b.run("def f(n):\n    return 10 // n\n")
+        out = await b.run("y = 1\nf(0)\n", first_line=3)
         assert out.error is not None and out.error.type == "ZeroDivisionError"
         assert out.error.line == 2 and out.error.line_text == "return 10 // n"
         assert 'program.py", line 4, in <module>' in out.error.traceback
         assert "f(0)" in out.error.traceback and "return 10 // n" in out.error.traceback
         assert [fr.line for fr in out.error.frames] == [4, 2]
-        syntax = await b.execute("z = (1,\n", first_line=10)
+        syntax = await b.run("z = (1,\n", first_line=10)
         assert syntax.error is not None and syntax.error.type == "SyntaxError"
         assert syntax.error.line == 10
-        custom = await b.execute("class Oops(Exception): pass\nraise Oops('no')\n", first_line=12)
+        custom = await b.run("class Oops(Exception): pass\nraise Oops('no')\n", first_line=12)
         assert custom.error is not None and (custom.error.type, custom.error.message) == ("Oops", "no")
 
     in_session(name, body)
@@ -108,8 +126,8 @@ def test_traceback_uses_whole_program_lines(name: str) -> None:
 
 def test_future_import_carries_over(name: str) -> None:
     async def body(b: Any) -> None:
-        await b.execute("from __future__ import annotations\n")
-        out = await b.execute("def g(a: NotDefinedAnywhere) -> None: pass\nprint(g.__annotations__['a'])\n")
+        await b.run("from __future__ import annotations\n")
+        out = await b.run("def g(a: NotDefinedAnywhere) -> None: pass\nprint(g.__annotations__['a'])\n")
         assert out.ok and out.stdout == "NotDefinedAnywhere\n"
 
     in_session(name, body)
@@ -119,11 +137,11 @@ def test_matplotlib_figures_are_saved(name: str) -> None:
     events: list[OutputEvent] = []
 
     async def body(b: Any) -> None:
-        out = await b.execute("import matplotlib\nimport matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\n")
+        out = await b.run("import matplotlib\nimport matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\n")
         assert out.ok, out.error
         assert len(out.figures) == 1
         assert Path(out.figures[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        again = await b.execute("print(matplotlib.get_backend().lower())\n")
+        again = await b.run("print(matplotlib.get_backend().lower())\n")
         assert again.figures == () and again.stdout == "agg\n"
 
     in_session(name, body, on_output=events.append)
@@ -132,11 +150,11 @@ def test_matplotlib_figures_are_saved(name: str) -> None:
 
 def test_timeout_interrupts_and_keeps_state(name: str) -> None:
     async def body(b: Any) -> None:
-        await b.execute("x = 41\n")
-        out = await b.execute("while True:\n    pass\n", timeout=1.0)
+        await b.run("x = 41\n")
+        out = await b.run("while True:\n    pass\n", timeout=1.0)
         assert out.timed_out and out.survived and not out.state_lost
         assert out.error is not None and out.error.type == "KeyboardInterrupt"
-        after = await b.execute("print(x + 1)\n")
+        after = await b.run("print(x + 1)\n")
         assert after.ok and after.stdout == "42\n" and not after.fresh_session
 
     in_session(name, body)
@@ -147,16 +165,16 @@ def test_spin_settings_do_not_change_behaviour(name: str, spin: float) -> None:
     """No spin (both sides block) and a long one (calls end inside it) give the same results."""
 
     async def body(b: Any) -> None:
-        assert (await b.execute("x = 1\n")).ok
-        out = await b.execute("print(x + 1)\nimport sys\nprint('e', file=sys.stderr)\n", first_line=2)
+        assert (await b.run("x = 1\n")).ok
+        out = await b.run("print(x + 1)\nimport sys\nprint('e', file=sys.stderr)\n", first_line=2)
         assert (out.stdout, out.stderr) == ("2\n", "e\n")
-        failed = await b.execute("1 / 0\n", first_line=5)
+        failed = await b.run("1 / 0\n", first_line=5)
         assert failed.error is not None and failed.error.line == 5
-        slow = await b.execute("import time\ntime.sleep(0.2)\nprint('late')\n", first_line=6)
+        slow = await b.run("import time\ntime.sleep(0.2)\nprint('late')\n", first_line=6)
         assert slow.ok and slow.stdout == "late\n"
-        stuck = await b.execute("while True:\n    pass\n", timeout=0.5)
+        stuck = await b.run("while True:\n    pass\n", timeout=0.5)
         assert stuck.timed_out and stuck.survived
-        assert (await b.execute("print(x)\n")).stdout == "1\n"
+        assert (await b.run("print(x)\n")).stdout == "1\n"
 
     in_session(name, body, spin=spin)
 
@@ -168,11 +186,11 @@ def test_spin_out_of_range_is_a_usage_error() -> None:
 
 def test_code_ignoring_the_interrupt_is_killed(name: str) -> None:
     async def body(b: Any) -> None:
-        await b.execute("x = 41\n")
+        await b.run("x = 41\n")
         src = "import time\nwhile True:\n    try:\n        time.sleep(0.01)\n    except KeyboardInterrupt:\n        pass\n"
-        out = await b.execute(src, timeout=0.5)
+        out = await b.run(src, timeout=0.5)
         assert out.timed_out and out.state_lost and not out.survived
-        after = await b.execute("print(x)\n")
+        after = await b.run("print(x)\n")
         assert after.fresh_session
         assert after.error is not None and after.error.type == "NameError"
 
@@ -182,20 +200,19 @@ def test_code_ignoring_the_interrupt_is_killed(name: str) -> None:
 @pytest.mark.parametrize(
     ("code", "status"),
     [
-        ("import os\nos._exit(3)\n", 3),
         ("import ctypes\nctypes.string_at(0)\n", -11),
         ("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n", -9),  # what an OOM kill does
     ],
 )
 def test_worker_death_is_reported_and_next_call_is_fresh(name: str, code: str, status: int) -> None:
     async def body(b: Any) -> None:
-        await b.execute("x = 1\n")
-        out = await b.execute(code)
+        await b.run("x = 1\n")
+        out = await b.run(code)
         assert not out.survived and out.exit_status == status and out.state_lost
         assert out.error is not None
-        after = await b.execute("print('alive')\n")
+        after = await b.run("print('alive')\n")
         assert after.fresh_session and after.ok and after.stdout == "alive\n"
-        again = await b.execute("pass\n")
+        again = await b.run("pass\n")
         assert not again.fresh_session
 
     in_session(name, body)
@@ -205,34 +222,52 @@ def test_output_flood_is_truncated(name: str) -> None:
     events: list[OutputEvent] = []
 
     async def body(b: Any) -> None:
-        out = await b.execute("for i in range(200_000):\n    print('x' * 1000)\n")
+        out = await b.run("for i in range(200_000):\n    print('x' * 1000)\n")
         assert out.ok and out.truncated
-        assert len(out.stdout) < 20_000 and "output truncated" in out.stdout.splitlines()[-1]
-        raw = await b.execute("import os\nos.system('head -c 100000000 /dev/zero')\n")
+        assert len(out.stdout) < 20_000 and "characters of output dropped" in out.stdout
+        assert out.stdout.endswith("x" * 999 + "\n")  # the tail is kept
+        raw = await b.run("import os\nos.system('head -c 100000000 /dev/zero')\n")
         assert raw.ok and raw.truncated and len(raw.stdout) < 20_000
-        assert "output truncated" in raw.stdout
-        small = await b.execute("print('small')\n")
+        assert "100000000" not in raw.stdout and "99990000 characters of output dropped" in raw.stdout
+        small = await b.run("print('small')\n")
         assert small.stdout == "small\n" and not small.truncated
 
     in_session(name, body, max_output=10_000, on_output=events.append)
     assert sum(len(e.data) for e in events) < 100_000
 
 
-def test_closed_or_replaced_streams_and_stdin(name: str) -> None:
+def test_os_exit_ends_the_program_and_next_call_is_fresh(name: str) -> None:
     async def body(b: Any) -> None:
-        await b.execute("import io, os, sys\nsys.stdout.close()\n")
-        assert (await b.execute("print('back')\n")).stdout == "back\n"
-        await b.execute("os.close(1)\nos.close(2)\n")
-        out = await b.execute("os.system('echo shell')\nprint('py')\nprint('e', file=sys.stderr)\n")
-        assert out.stdout == "shell\npy\n" and out.stderr == "e\n"
-        await b.execute("r, w = os.pipe()\nos.dup2(w, 1)\n")
-        assert (await b.execute("os.system('echo restored')\n")).stdout == "restored\n"
-        swapped = await b.execute("sys.stdout = io.StringIO()\nprint('hidden')\nv = 5\n")
+        await b.run("x = 1\n")
+        out = await b.run("import os\nprint('bye', flush=True)\nos._exit(3)\n")
+        assert out.exit_code == 3 and out.stopped and out.stdout == "bye\n"
+        after = await b.run("print('x' in globals())\n")
+        assert after.fresh_session and after.ok and after.stdout == "False\n"
+        again = await b.run("pass\n")
+        assert not again.fresh_session
+
+    in_session(name, body)
+
+
+def test_end_request_ends_the_program_and_next_call_is_silently_fresh(name: str) -> None:
+    async def body(b: Any) -> None:
+        out = await b.run("import atexit\nx = 1\natexit.register(print, 'at exit')\n", end=True)
+        assert out.ok and out.exit_code == 0 and out.stdout == "at exit\n"
+        after = await b.run("print('x' in globals())\n")
+        assert after.ok and after.stdout == "False\n" and not after.fresh_session and not after.state_lost
+
+    in_session(name, body)
+
+
+def test_replaced_streams_and_stdin(name: str) -> None:
+    async def body(b: Any) -> None:
+        await b.run("import io, os, sys\n")
+        swapped = await b.run("sys.stdout = io.StringIO()\nprint('hidden')\nv = 5\n")
         assert swapped.ok and swapped.stdout == ""
-        assert (await b.execute("sys.stdout = sys.__stdout__\nprint(v)\n")).stdout == "5\n"
-        stdin = await b.execute("print(repr(sys.stdin.read()))\ninput()\n")
+        assert (await b.run("sys.stdout = sys.__stdout__\nprint(v)\n")).stdout == "5\n"
+        stdin = await b.run("print(repr(sys.stdin.read()))\ninput()\n")
         assert stdin.stdout == "''\n" and stdin.error is not None and stdin.error.type == "EOFError"
-        bad = await b.execute("os.write(1, b'\\xff\\xfeok\\n')\n")
+        bad = await b.run("os.write(1, b'\\xff\\xfeok\\n')\n")
         assert bad.stdout == "\ufffd\ufffdok\n"
 
     in_session(name, body)
@@ -240,14 +275,14 @@ def test_closed_or_replaced_streams_and_stdin(name: str) -> None:
 
 def test_sys_exit(name: str) -> None:
     async def body(b: Any) -> None:
-        out = await b.execute("import sys\nsys.exit(3)\n")
+        out = await b.run("import sys\nsys.exit(3)\n")
         assert out.exit_code == 3 and out.error is not None and out.error.type == "SystemExit"
         assert out.survived and out.stopped
-        clean = await b.execute("sys.exit()\n")
+        clean = await b.run("sys.exit()\n")
         assert clean.exit_code == 0 and clean.error is None
-        text = await b.execute("sys.exit('bye')\n")
+        text = await b.run("sys.exit('bye')\n")
         assert text.exit_code == 1 and text.stderr == "bye\n"
-        assert (await b.execute("print('still here')\n")).stdout == "still here\n"
+        assert (await b.run("print('still here')\n")).stdout == "still here\n"
 
     in_session(name, body)
 
@@ -262,7 +297,7 @@ def test_aclose_reaps_threads_and_children(name: str) -> None:
             "child = subprocess.Popen(['sleep', '1000'])\n"
             "print(child.pid)\n"
         )
-        out = await b.execute(src)
+        out = await b.run(src)
         assert out.ok, out.error
         assert b._proc is not None
         host_pid = b._proc.process.pid
@@ -280,19 +315,19 @@ def test_interrupt_and_cancel_from_another_task(name: str) -> None:
     async def body(b: Any) -> None:
         started = asyncio.Event()
         b.on_output = lambda e: started.set()
-        await b.execute("import time\nx = 7\n")
-        task = asyncio.create_task(b.execute("print('go', flush=True)\ntime.sleep(60)\n"))
+        await b.run("import time\nx = 7\n")
+        task = asyncio.create_task(b.run("print('go', flush=True)\ntime.sleep(60)\n"))
         await started.wait()
         await b.interrupt()
         out = await task
         assert out.error is not None and out.error.type == "KeyboardInterrupt" and not out.timed_out
         started.clear()
-        task = asyncio.create_task(b.execute("print('go', flush=True)\ntime.sleep(60)\n"))
+        task = asyncio.create_task(b.run("print('go', flush=True)\ntime.sleep(60)\n"))
         await started.wait()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        after = await b.execute("print(x)\n")
+        after = await b.run("print(x)\n")
         assert after.ok and after.stdout == "7\n"
 
     in_session(name, body)
@@ -303,7 +338,7 @@ def test_preload_and_workdir(name: str, tmp_path: Path) -> None:
 
     async def main() -> Path:
         async with session(name, preload=("fractions", "no_such_module_xyz"), workdir=given) as b:
-            out = await b.execute("import sys, os\nprint('fractions' in sys.modules, os.getcwd())\n")
+            out = await b.run("import sys, os\nprint('fractions' in sys.modules, os.getcwd())\n")
             assert out.stdout == f"True {given}\n"
             assert "no_such_module_xyz" in b.hello["preload_errors"]
         async with session(name) as b2:
@@ -317,17 +352,17 @@ def test_preload_and_workdir(name: str, tmp_path: Path) -> None:
     assert not default.exists()
 
 
-@pytest.mark.skipif(not os.path.exists(PY38), reason=f"{PY38} is not installed")
+@pytest.mark.skipif(PY38 is None, reason="no Python 3.8 installed")
 def test_worker_runs_under_python38(name: str) -> None:
     async def body(b: Any) -> None:
-        out = await b.execute("import sys\nprint(sys.version_info[:2])\n1/0\n", first_line=5)
+        out = await b.run("import sys\nprint(sys.version_info[:2])\n1/0\n", first_line=5)
         assert out.stdout == "(3, 8)\n"
         assert out.error is not None and out.error.type == "ZeroDivisionError" and out.error.line == 7
-        await b.execute("def h():\n    return [][0]\n", first_line=8)
-        nested = await b.execute("h()\n", first_line=10)
+        await b.run("def h():\n    return [][0]\n", first_line=8)
+        nested = await b.run("h()\n", first_line=10)
         assert nested.error is not None and [f.line for f in nested.error.frames] == [10, 9]
         assert "    return [][0]" in nested.error.traceback
-        assert (await b.execute("from __future__ import annotations\nprint('ok')\n")).stdout == "ok\n"
+        assert (await b.run("from __future__ import annotations\nprint('ok')\n")).stdout == "ok\n"
 
     in_session(name, body, python=PY38)
 
@@ -346,18 +381,18 @@ def test_figures_flag_and_the_programs_own_png(name: str) -> None:
 
     async def body(b: Any) -> None:
         work = Path(b.workdir)
-        first = await b.execute("import matplotlib.pyplot as plt\nfig1 = plt.figure()\nplt.plot([1, 2])\n", figures=False)
+        first = await b.run("import matplotlib.pyplot as plt\nfig1 = plt.figure()\nplt.plot([1, 2])\n", figures=False)
         assert first.ok and first.figures == ()
-        saved = await b.execute("plt.savefig('own.png')\n", first_line=4)
+        saved = await b.run("plt.savefig('own.png')\n", first_line=4)
         assert len(saved.figures) == 1
         assert Path(saved.figures[0]).read_bytes() == (work / "own.png").read_bytes()  # a copy, not a redraw
-        edited = await b.execute("plt.savefig('old.png')\nplt.title('changed')\n", first_line=5)
+        edited = await b.run("plt.savefig('old.png')\nplt.title('changed')\n", first_line=5)
         assert len(edited.figures) == 1
         assert Path(edited.figures[0]).read_bytes() != (work / "old.png").read_bytes()
-        unchanged = await b.execute("x = 1\n", first_line=7)
+        unchanged = await b.run("x = 1\n", first_line=7)
         assert unchanged.figures == ()
         # the file the copy would come from was overwritten by another figure: draw fig1 again
-        swap = await b.execute(
+        swap = await b.run(
             "plt.xlabel('x')\nplt.savefig('shared.png')\nfig2 = plt.figure()\nplt.plot([2, 1])\n"
             "plt.savefig('shared.png')\nplt.figure(fig1.number)\n",
             first_line=8,
@@ -366,10 +401,10 @@ def test_figures_flag_and_the_programs_own_png(name: str) -> None:
         one_png, two_png = (Path(p).read_bytes() for p in swap.figures)
         assert two_png == (work / "shared.png").read_bytes() and one_png != two_png
         # capturing never changes the program's current figure
-        current = await b.execute("print(plt.gcf() is fig1)\n", first_line=14)
+        current = await b.run("print(plt.gcf() is fig1)\n", first_line=14)
         assert current.stdout == "True\n"
         # a figure closed and a new one under the same number is captured
-        reopened = await b.execute("plt.close(fig1)\nplt.figure(fig1.number)\nplt.plot([5])\n", first_line=15)
+        reopened = await b.run("plt.close(fig1)\nplt.figure(fig1.number)\nplt.plot([5])\n", first_line=15)
         assert len(reopened.figures) == 1
 
     in_session(name, body)
@@ -379,7 +414,7 @@ def test_figures_outlive_a_temporary_workdir(name: str) -> None:
     paths: list[str] = []
 
     async def body(b: Any) -> None:
-        out = await b.execute("import matplotlib.pyplot as plt\nplt.plot([1])\nopen('data.txt', 'w').write('x')\n")
+        out = await b.run("import matplotlib.pyplot as plt\nplt.plot([1])\nopen('data.txt', 'w').write('x')\n")
         paths.extend(out.figures)
 
     in_session(name, body)
@@ -402,7 +437,7 @@ def test_spin_defaults_off_on_a_single_cpu() -> None:
 def test_split_at_times_each_part_like_one_call(name: str) -> None:
     async def body(b: Any) -> None:
         src = "from __future__ import annotations\nx = 1\nimport time\ntime.sleep(0.05)\nprint(x)\n"
-        out = await b.execute(src, first_line=3, split_at=[4, 5, 7])
+        out = await b.run(src, first_line=3, split_at=[4, 5, 7])
         assert out.ok and out.stdout == "1\n"
         times = out.part_times
         assert len(times) == 4
@@ -410,14 +445,14 @@ def test_split_at_times_each_part_like_one_call(name: str) -> None:
         assert all(a <= b for a, b in times) and all(times[k][1] <= times[k + 1][0] for k in range(3))
         assert times[2][1] - times[2][0] >= 0.04  # the sleep is in the third part
         # the __future__ flag of the first part reaches the later ones and later calls
-        later = await b.execute("def g(a: Nope) -> None: pass\nprint(g.__annotations__['a'])\n", first_line=8)
+        later = await b.run("def g(a: Nope) -> None: pass\nprint(g.__annotations__['a'])\n", first_line=8)
         assert later.stdout == "Nope\n"
         # a part that raises ends the call there, with whole-program line numbers
-        failed = await b.execute("y = 2\nz = 1 / 0\nprint('never')\n", first_line=10, split_at=[11, 12])
+        failed = await b.run("y = 2\nz = 1 / 0\nprint('never')\n", first_line=10, split_at=[11, 12])
         assert failed.error is not None and failed.error.line == 11 and failed.stdout == ""
         assert len(failed.part_times) == 2
         # cuts that do not fit the source are ignored: one part, no times
-        whole = await b.execute("w = 3\nprint(w)\n", first_line=13, split_at=[20])
+        whole = await b.run("w = 3\nprint(w)\n", first_line=13, split_at=[20])
         assert whole.ok and whole.stdout == "3\n" and whole.part_times == ()
 
     in_session(name, body)
@@ -436,10 +471,10 @@ GROW_OLD = (
 @pytest.mark.parametrize("more", [True, False], ids=["more", "last"])
 def test_idle_wait_runs_a_due_full_collection(name: str, more: bool) -> None:
     async def body(b: Any) -> None:
-        first = await b.execute(GROW_OLD, more=more)
+        first = await b.run(GROW_OLD, more=more)
         assert first.ok
         await asyncio.sleep(0.2)  # the wait for the model
-        probe = await b.execute("print(young >= 3, gc.get_count()[2])\n", first_line=5)
+        probe = await b.run("print(young >= 3, gc.get_count()[2])\n", first_line=5)
         grown, now = probe.stdout.split()
         assert grown == "True"
         # with more=True the worker collected during the wait (the counts restart from zero);
@@ -451,10 +486,10 @@ def test_idle_wait_runs_a_due_full_collection(name: str, more: bool) -> None:
 
 def test_idle_wait_leaves_a_disabled_collector_alone(name: str) -> None:
     async def body(b: Any) -> None:
-        await b.execute(GROW_OLD)
-        await b.execute("gc.disable()\n", first_line=5, more=True)
+        await b.run(GROW_OLD)
+        await b.run("gc.disable()\n", first_line=5, more=True)
         await asyncio.sleep(0.2)
-        probe = await b.execute("print(young >= 3, gc.get_count()[2] == young)\n", first_line=6)
+        probe = await b.run("print(young >= 3, gc.get_count()[2] == young)\n", first_line=6)
         assert probe.stdout == "True True\n"
 
     in_session(name, body)

@@ -33,11 +33,11 @@ def test_network_is_unreachable() -> None:
     port = server.getsockname()[1]
 
     async def body(b: SandboxBackend) -> None:
-        local = await b.execute(
+        local = await b.run(
             f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=3)\n"
         )
         assert local.error is not None and local.error.type == "ConnectionRefusedError"
-        outside = await b.execute("socket.create_connection(('93.184.216.34', 80), timeout=3)\n")
+        outside = await b.run("socket.create_connection(('93.184.216.34', 80), timeout=3)\n")
         assert outside.error is not None and "unreachable" in outside.error.message.lower()
 
     try:
@@ -57,18 +57,18 @@ def test_host_files_and_environment_are_hidden(tmp_path: Path) -> None:
 
         async def body(b: SandboxBackend) -> None:
             for path in (secret, host_tmp, Path("/etc/shadow")):
-                out = await b.execute(f"open({str(path)!r}).read()\n")
+                out = await b.run(f"open({str(path)!r}).read()\n")
                 assert out.error is not None and out.error.type in ("FileNotFoundError", "PermissionError")
-            env = await b.execute("import os\nprint(sorted(os.environ))\nprint(os.getuid())\n")
+            env = await b.run("import os\nprint(sorted(os.environ))\nprint(os.getuid())\n")
             assert "EAGER_TEST_FAKE_API_KEY" not in env.stdout and "sk-should" not in env.stdout
             assert "'HOME'" in env.stdout
             if os.getuid() == 0:
                 assert env.stdout.splitlines()[1] == "65534"
-            proc = await b.execute("print(open('/proc/self/environ').read())\n")
+            proc = await b.run("print(open('/proc/self/environ').read())\n")
             assert "sk-should-not-leak" not in proc.stdout
-            ro = await b.execute("open('/usr/eager-test', 'w')\n")
+            ro = await b.run("open('/usr/eager-test', 'w')\n")
             assert ro.error is not None and ro.error.type in ("OSError", "PermissionError")
-            own = await b.execute("open('mine.txt', 'w').write('x')\nopen('/tmp/t', 'w').write('y')\n")
+            own = await b.run("open('mine.txt', 'w').write('x')\nopen('/tmp/t', 'w').write('y')\n")
             assert own.ok, own.error
             assert (Path(str(b.workdir)) / "mine.txt").read_text() == "x"
 
@@ -85,9 +85,9 @@ def test_extra_read_only_paths(tmp_path: Path) -> None:
     (data / "table.csv").write_text("a,b\n1,2\n")
 
     async def body(b: SandboxBackend) -> None:
-        out = await b.execute(f"print(open({str(data / 'table.csv')!r}).read().split()[1])\n")
+        out = await b.run(f"print(open({str(data / 'table.csv')!r}).read().split()[1])\n")
         assert out.stdout == "1,2\n"
-        write = await b.execute(f"open({str(data / 'new.txt')!r}, 'w')\n")
+        write = await b.run(f"open({str(data / 'new.txt')!r}, 'w')\n")
         assert write.error is not None
 
     in_sandbox(body, ro_paths=[data], env={"EAGER_DATA": str(data)})
@@ -95,12 +95,12 @@ def test_extra_read_only_paths(tmp_path: Path) -> None:
 
 def test_memory_bomb_is_contained() -> None:
     async def body(b: SandboxBackend) -> None:
-        await b.execute("x = 1\n")
-        out = await b.execute("hog = bytearray(8 * 1024**3)\n")
+        await b.run("x = 1\n")
+        out = await b.run("hog = bytearray(8 * 1024**3)\n")
         assert out.error is not None and out.error.type == "MemoryError" and out.survived
-        growing = await b.execute("chunks = []\nwhile True:\n    chunks.append(bytearray(64 * 1024**2))\n")
+        growing = await b.run("chunks = []\nwhile True:\n    chunks.append(bytearray(64 * 1024**2))\n")
         assert growing.error is not None and growing.error.type == "MemoryError"
-        after = await b.execute("del chunks\nprint(x)\n")
+        after = await b.run("del chunks\nprint(x)\n")
         assert after.ok and after.stdout == "1\n"
 
     in_sandbox(body, memory=1024**3)
@@ -109,10 +109,10 @@ def test_memory_bomb_is_contained() -> None:
 @pytest.mark.skipif(os.getuid() != 0, reason="RLIMIT_NPROC for the sandbox uid is tested when run as root")
 def test_fork_bomb_is_contained() -> None:
     async def body(b: SandboxBackend) -> None:
-        out = await b.execute("import os\nwhile True:\n    os.fork()\n", timeout=30)
+        out = await b.run("import os\nwhile True:\n    os.fork()\n", timeout=30)
         assert out.error is not None
         assert out.error.type == "BlockingIOError" or out.timed_out
-        after = await b.execute("print('host and session fine')\n")
+        after = await b.run("print('host and session fine')\n")
         assert after.stdout == "host and session fine\n"
 
     in_sandbox(body, processes=64, grace=1.0)
@@ -120,7 +120,7 @@ def test_fork_bomb_is_contained() -> None:
 
 def test_file_size_limit() -> None:
     async def body(b: SandboxBackend) -> None:
-        out = await b.execute("open('big.bin', 'wb').write(b'x' * 2_000_000)\n")
+        out = await b.run("open('big.bin', 'wb').write(b'x' * 2_000_000)\n")
         assert out.error is not None and out.survived
         assert "File too large" in out.error.message
 
@@ -129,10 +129,10 @@ def test_file_size_limit() -> None:
 
 def test_interrupt_crosses_the_pid_namespace() -> None:
     async def body(b: SandboxBackend) -> None:
-        pid = await b.execute("import os\nprint(os.getpid())\n")
+        pid = await b.run("import os\nprint(os.getpid())\n")
         assert b.worker_pid is not None and int(pid.stdout) == b.worker_pid
         assert b._proc is not None and b._proc.process.pid != b.worker_pid
-        out = await b.execute("import time\ntime.sleep(60)\n", timeout=0.5)
+        out = await b.run("import time\ntime.sleep(60)\n", timeout=0.5)
         assert out.timed_out and out.survived and out.error is not None
         assert out.error.type == "KeyboardInterrupt"
 

@@ -17,6 +17,7 @@ from eagerexec.backends._jupyter_msgs import (
     strip_ansi,
     wall_seconds,
 )
+from eagerexec.backends._output import drop_marker
 
 # What ipykernel 7 / IPython 9 send for `f(x)` in cell 5 (program line 13) calling f of cell 4.
 ZERO_DIV = {
@@ -100,14 +101,22 @@ def test_wall_seconds_and_monotonic_offset() -> None:
     assert abs((time.time() - offset) - time.monotonic()) < 1.0
 
 
-@given(st.lists(st.tuples(st.sampled_from(["stdout", "stderr"]), st.text(max_size=50)), max_size=40), st.integers(0, 200))
-def test_collected_output_is_bounded(writes: list[tuple[str, str]], limit: int) -> None:
+@given(st.lists(st.tuples(st.sampled_from(["stdout", "stderr"]), st.text(max_size=50)), max_size=40), st.integers(2, 200))
+def test_collected_output_keeps_head_and_tail(writes: list[tuple[str, str]], limit: int) -> None:
     col = Collected(limit)
-    kept = "".join(col.add(kind, text) for kind, text in writes)
-    total = sum(len(text) for _, text in writes)
-    assert len(kept) == sum(map(len, col.stdout)) + sum(map(len, col.stderr))
-    assert col.truncated == (total > limit)
-    body = kept.split("\n[eagerexec: output truncated")[0] if col.truncated else kept
-    assert len(body) <= limit
-    if not col.truncated:
-        assert "".join(col.stdout) == "".join(t for k, t in writes if k == "stdout")
+    live = {"stdout": "", "stderr": ""}
+    for kind, text in writes:
+        live[kind] += col.add(kind, text)
+    for kind in ("stdout", "stderr"):
+        whole = "".join(t for k, t in writes if k == kind)
+        head = limit // 2
+        tail, dropped = col.tail(kind)
+        assert live[kind] == whole[:head]  # the head is passed on live
+        assert dropped == max(0, len(whole) - limit)
+        if dropped:
+            assert col.text(kind) == whole[:head] + drop_marker(dropped) + whole[-(limit - head) :]
+        else:
+            assert col.text(kind) == whole and live[kind] + tail == whole
+    assert col.truncated == any(
+        len("".join(t for k, t in writes if k == kind)) > limit for kind in ("stdout", "stderr")
+    )

@@ -1,28 +1,46 @@
-"""The one small interface every execution backend implements, and the registry behind
-``open_backend``.
+"""The contract every execution backend implements, and the registry behind ``open_backend``.
 
 A backend owns one persistent interpreter session: imports, variables and definitions survive
-from one ``execute()`` to the next. Calls are strictly sequential (the pipeline never overlaps
-them); ``interrupt()`` may be called from another task while a call runs. Subclasses implement
-the five ``_``-prefixed hooks; the base class supplies the async context manager, option
-checking and the registry.
+from one ``execute()`` to the next. The contract is five public abstract methods, as an
+``httpx.BaseTransport`` subclass implements ``handle_async_request``:
+
+- ``start()``: start the session (idempotent).
+- ``execute(request)``: run one ``ExecRequest``, return its ``Outcome``. One call at a time: a
+  second call while one runs raises ``SessionBusyError`` at once. A cancelled call interrupts the
+  code and is settled (finished, or its interpreter killed and reaped) before the cancellation
+  propagates; the next call then says whether it runs on a fresh session.
+- ``interrupt()``: interrupt the running call (KeyboardInterrupt in the user's code); may be
+  called from another task.
+- ``restart()``: throw the state away and start a fresh interpreter.
+- ``aclose()``: stop and release everything; idempotent, always reaps.
+
+The base class supplies the rest: the async context manager, ``emit`` (the guarded output
+callback), ``run(code, **fields)`` (builds the ``ExecRequest``), the common options (checked once,
+see ``_options``) and the busy/closed guards subclasses call.
 """
 
 from __future__ import annotations
 
 import abc
 import importlib
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self, Unpack, overload
 
-from .._exceptions import UnknownBackendError
-from ._outcome import ExecRequest, Outcome, OutputEvent
+from .._exceptions import SessionBusyError, UnknownBackendError, UsageError, check_options
+from ._options import (
+    AnyOptions,
+    CommonOptions,
+    CommonSettings,
+    DockerOptions,
+    JupyterOptions,
+    LocalOptions,
+    SandboxOptions,
+    option_names,
+)
+from ._outcome import ExecRequest, Outcome, OutputCallback, OutputEvent
 
 __all__ = ["BACKENDS", "Backend", "OutputCallback", "open_backend"]
-
-OutputCallback = Callable[[OutputEvent], None]
 
 # name -> "module:Class", imported lazily so that e.g. docker or jupyter_client are only needed
 # by the users of those backends.
@@ -33,101 +51,93 @@ BACKENDS: dict[str, str] = {
     "jupyter": "eagerexec.backends.jupyter:JupyterBackend",
 }
 
+_REQUEST_FIELDS = tuple(sorted(set(ExecRequest.__dataclass_fields__) - {"code"}))
+
 
 class Backend(abc.ABC):
-    """A persistent interpreter session.
+    """A persistent interpreter session (see the module docstring for the contract).
 
-    Use as ``async with open_backend("local") as b: outcome = await b.execute("x = 1")``.
+    Use as ``async with open_backend("local") as b: outcome = await b.run("x = 1")``.
+
+    Args:
+        **options: the backend's keyword options, checked against ``options_type``.
+
+    Raises:
+        UnknownOptionError: an option the backend does not take.
+        UsageError: an option with a bad value.
     """
 
     name: ClassVar[str] = "abstract"
+    options_type: ClassVar[type] = CommonOptions
+    """The ``TypedDict`` of the options this backend takes."""
     figures_every_call: ClassVar[bool] = False
-    """True when the session shows figures after every call whatever ``execute(figures=)`` says."""
+    """True when the session shows figures after every call whatever ``ExecRequest.figures`` says."""
 
-    def __init__(
-        self,
-        *,
-        on_output: OutputCallback | None = None,
-        timeout: float | None = None,
-        workdir: str | Path | None = None,
-    ) -> None:
-        self.on_output = on_output
-        self.timeout = timeout
-        self._workdir_option = Path(workdir) if workdir is not None else None
+    def __init__(self, **options: Any) -> None:
+        check_options(self.name, options, option_names(self.options_type))
+        common = CommonSettings.parse(self.name, options)
+        self.on_output: OutputCallback | None = options.get("on_output")
+        self.timeout: float | None = common.timeout
+        self.max_output: int = common.max_output
+        """Characters of stdout (and of stderr) kept per call, head and tail."""
+        self._workdir_option: Path | None = common.workdir
         self._started = False
         self._closed = False
+        self._busy = False
 
-    # -- public API -------------------------------------------------------------------------
+    # -- the contract -----------------------------------------------------------------------
+    @abc.abstractmethod
     async def start(self) -> None:
-        """Start the session (idempotent). ``async with`` calls it."""
-        if not self._started:
-            await self._start()
-            self._started = True
+        """Start the session (idempotent). ``async with`` calls it.
 
-    async def execute(
-        self,
-        source: str | ExecRequest,
-        *,
-        first_line: int = 1,
-        timeout: float | None = None,
-        figures: bool = True,
-        split_at: Sequence[int] = (),
-        more: bool = False,
-    ) -> Outcome:
-        """Run ``source`` in the session as the next part of the program.
+        Raises:
+            BackendUnavailableError: the backend cannot run here.
+            UsageError: the session is closed.
+        """
+
+    @abc.abstractmethod
+    async def execute(self, request: ExecRequest) -> Outcome:
+        """Run ``request.code`` in the session as the next part of the program.
 
         Args:
-            source: Python code (one or more complete top-level statements).
-            first_line: the 1-based line of ``source`` in the whole program, so that tracebacks
-                and ``SyntaxError`` lines refer to the whole program.
-            timeout: seconds before the call is interrupted (default: the backend's timeout).
-            figures: save the figures left open (and changed) at the end of the call. A caller
-                that runs a program in many calls may capture only after the last one: figures
-                are drawn once, in their final state. (Jupyter kernels display figures at the
-                end of every cell whatever this says.)
-            split_at: whole-program lines where later parts of ``source`` start (e.g. the
-                statements of a batch). Parts run one after another exactly as the whole would,
-                and ``Outcome.part_times`` times each one (worker backends; others ignore it).
-            more: more code will follow after a wait (the model is still writing). The
-                session may use the wait for housekeeping that would otherwise fall inside a
-                later call: worker backends run a due garbage collection then. Leave it
-                False for the last call, and whenever the next call follows at once.
+            request: what to run and how (see ``ExecRequest``).
 
         Returns:
             The call's ``Outcome``; errors in the user's code are data, never raised.
 
         Raises:
+            SessionBusyError: another call of this session is running.
+            UsageError: the session is closed.
             BackendError: the backend itself failed and could not recover.
         """
-        if isinstance(source, ExecRequest):
-            request = source
-            source, first_line, timeout = request.code, request.first_line, request.timeout
-            figures, split_at, more = request.figures, request.split_at, request.more
-        await self.start()
-        return await self._execute(
-            source,
-            first_line=first_line,
-            timeout=timeout or self.timeout,
-            figures=figures,
-            split_at=tuple(split_at),
-            more=more,
-        )
 
+    @abc.abstractmethod
     async def interrupt(self) -> None:
-        """Interrupt the running call (KeyboardInterrupt in the user's code)."""
-        if self._started:
-            await self._interrupt()
+        """Interrupt the running call (KeyboardInterrupt in the user's code); no-op when idle."""
 
+    @abc.abstractmethod
     async def restart(self) -> None:
         """Throw the session's state away and start a fresh interpreter."""
-        await self._restart()
-        self._started = True
 
+    @abc.abstractmethod
     async def aclose(self) -> None:
-        """Stop the session and release everything (idempotent; always reaps the worker)."""
-        if not self._closed:
-            self._closed = True
-            await self._aclose()
+        """Stop the session and release everything (idempotent; always reaps)."""
+
+    # -- conveniences -----------------------------------------------------------------------
+    async def run(self, code: str, **request_fields: Any) -> Outcome:
+        """``execute(ExecRequest(code=code, **request_fields))``.
+
+        Raises:
+            UnknownOptionError: a field ``ExecRequest`` does not have.
+        """
+        if request_fields:
+            check_options(f"{self.name}.run", request_fields, _REQUEST_FIELDS)
+        return await self.execute(ExecRequest(code=code, **request_fields))
+
+    @property
+    def closed(self) -> bool:
+        """``aclose()`` was called."""
+        return self._closed
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -149,44 +159,49 @@ class Backend(abc.ABC):
             except Exception:  # a faulty observer must not break execution
                 pass
 
-    # -- hooks ------------------------------------------------------------------------------
-    @abc.abstractmethod
-    async def _start(self) -> None: ...
+    # -- guards for implementations ---------------------------------------------------------
+    def _claim(self) -> None:
+        """Mark a call as running; raise when another one is, or the session is closed."""
+        if self._busy:
+            raise SessionBusyError(f"{self.name}: a call is already running in this session (one at a time)")
+        if self._closed:
+            raise UsageError(f"{self.name}: the session is closed")
+        self._busy = True
 
-    @abc.abstractmethod
-    async def _execute(
-        self,
-        source: str,
-        *,
-        first_line: int,
-        timeout: float | None,
-        figures: bool = True,
-        split_at: tuple[int, ...] = (),
-        more: bool = False,
-    ) -> Outcome: ...
+    def _release(self) -> None:
+        """The call claimed with ``_claim`` is over."""
+        self._busy = False
 
-    @abc.abstractmethod
-    async def _interrupt(self) -> None: ...
-
-    @abc.abstractmethod
-    async def _restart(self) -> None: ...
-
-    @abc.abstractmethod
-    async def _aclose(self) -> None: ...
+    def _check_open(self) -> None:
+        if self._closed:
+            raise UsageError(f"{self.name}: the session is closed")
 
 
+@overload
+def open_backend(name: Literal["local"], **options: Unpack[LocalOptions]) -> Backend: ...
+@overload
+def open_backend(name: Literal["sandbox"], **options: Unpack[SandboxOptions]) -> Backend: ...
+@overload
+def open_backend(name: Literal["docker"], **options: Unpack[DockerOptions]) -> Backend: ...
+@overload
+def open_backend(name: Literal["jupyter"], **options: Unpack[JupyterOptions]) -> Backend: ...
+@overload
+def open_backend(name: str, **options: Unpack[AnyOptions]) -> Backend: ...
 def open_backend(name: str, **options: Any) -> Backend:
     """Create a backend session by name; use it as an async context manager.
 
     Args:
         name: ``local``, ``sandbox``, ``docker`` or ``jupyter``.
-        **options: passed to the backend's constructor (e.g. ``python=``, ``timeout=``).
+        **options: the backend's keyword options (``LocalOptions``, ``SandboxOptions``,
+            ``DockerOptions``, ``JupyterOptions`` in ``eagerexec.backends._options``).
 
     Returns:
         The (not yet started) backend; ``async with`` starts and closes it.
 
     Raises:
         UnknownBackendError: ``name`` is not a known backend.
+        UnknownOptionError: an option the backend does not take (named, with the valid ones).
+        UsageError: an option with a bad value.
         BackendUnavailableError: the backend's dependencies are missing on this machine.
     """
     try:

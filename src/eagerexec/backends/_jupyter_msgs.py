@@ -3,8 +3,8 @@
 The kernel's ``error`` content becomes an ``ExecError``: ANSI codes are stripped, the
 ``Cell In[n], line k`` / ``File path:line`` headers of IPython's traceback become frames, and the
 context lines of the padding the backend puts in front of each cell (so that cell lines are
-program lines) are dropped. Timestamps, ``SystemExit`` values and the bounded output buffer of one
-call live here too. No I/O.
+program lines) are dropped; the program's frames (file ``PROGRAM_FILENAME``) get ``in_program``.
+Timestamps, ``SystemExit`` values and the capped output of one call live here too. No I/O.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from ._outcome import ExecError, TracebackFrame
+from ._output import OutputCap
 
 __all__ = [
     "PROGRAM_FILENAME",
@@ -85,31 +86,32 @@ def exit_code_of(evalue: str) -> int:
 
 
 class Collected:
-    """Everything one call's messages carried, with the output bound applied."""
+    """Everything one call's messages carried; output goes through one ``OutputCap`` per stream
+    (the one output limit: head passed on live, tail at the end of the call)."""
 
     def __init__(self, limit: int) -> None:
-        self.stdout: list[str] = []
-        self.stderr: list[str] = []
+        self.caps: dict[str, OutputCap] = {"stdout": OutputCap(limit), "stderr": OutputCap(limit)}
         self.figures: list[str] = []
         self.error: dict[str, Any] | None = None
         self.exec_count: int | None = None
         self.idle = False
-        self.truncated = False
-        self._room = limit
-        self._limit = limit
 
     def add(self, kind: str, text: str) -> str:
-        """Keep ``text`` within the limit; return what was kept (may carry the marker)."""
-        if self.truncated:
-            return ""
-        if len(text) > self._room:
-            text = text[: self._room] + f"\n[eagerexec: output truncated after {self._limit} characters]\n"
-            self.truncated = True
-            self._room = 0
-        else:
-            self._room -= len(text)
-        (self.stdout if kind == "stdout" else self.stderr).append(text)
-        return text
+        """Take ``text`` of stream ``kind``; return the part to pass on live (the head)."""
+        return self.caps[kind].feed(text)
+
+    def tail(self, kind: str) -> tuple[str, int]:
+        """The call is over: stream ``kind``'s tail and the characters dropped before it."""
+        return self.caps[kind].take_tail()
+
+    def text(self, kind: str) -> str:
+        """Everything kept of stream ``kind``, with the marker where output was dropped."""
+        return self.caps[kind].text()
+
+    @property
+    def truncated(self) -> bool:
+        """Output of this call was dropped."""
+        return any(cap.dropped for cap in self.caps.values())
 
 
 def exec_error(
@@ -151,6 +153,7 @@ def exec_error(
                     line=lineno,
                     name=header.group(3) or "<module>",
                     source=program_lines.get(lineno),
+                    in_program=True,
                 )
             )
         else:

@@ -7,10 +7,11 @@ Docker container share it and the pipeline can place worker times on its own tim
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["ExecError", "ExecRequest", "Outcome", "OutputEvent", "TracebackFrame"]
+__all__ = ["ExecError", "ExecRequest", "Outcome", "OutputCallback", "OutputEvent", "TracebackFrame"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,12 +45,16 @@ class ExecRequest:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TracebackFrame:
-    """One frame of a traceback; ``line`` is in whole-program coordinates for the program file."""
+    """One frame of a traceback; ``line`` is in whole-program coordinates for the program file.
+
+    ``in_program``: the frame is in the program's own file (not a library, not the stdlib).
+    """
 
     filename: str
     line: int | None
     name: str
     source: str | None = None
+    in_program: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,6 +103,10 @@ class OutputEvent:
     skipped: int = 0
 
 
+OutputCallback = Callable[[OutputEvent], None]
+"""Receives each ``OutputEvent`` of a backend session as it happens."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
     """What one ``execute()`` call did.
@@ -105,8 +114,8 @@ class Outcome:
     Attributes:
         error: None when the code ran to the end; otherwise what it raised. A ``sys.exit(n)``
             with n not in (0, None) is an error of type ``SystemExit`` *and* sets ``exit_code``.
-        stdout, stderr: text written during the call (truncated with a visible marker past the
-            backend's output limit).
+        stdout, stderr: text written during the call; past the backend's ``max_output`` only
+            its head and tail are kept, with a marker line saying how much was dropped.
         figures: PNG paths of the matplotlib figures left open at the end of the call.
         started_at, ended_at: worker-side ``time.monotonic()`` at the start and end of the call.
         exit_code: set when the program called ``sys.exit``/raised ``SystemExit``: the status a
@@ -116,7 +125,7 @@ class Outcome:
         timed_out: the call hit its timeout and was interrupted (or killed).
         state_lost: the session was restarted during or because of this call; its state is gone.
         fresh_session: this call ran on a new session because the previous one had died.
-        truncated: output was cut at the backend's limit.
+        truncated: output was dropped at the backend's limit (``max_output``).
         part_times: with ``execute(split_at=...)``, the worker-side (start, end) of each part that
             ran, in order (compile included); empty when the call was not split or the backend
             cannot time parts.

@@ -13,8 +13,8 @@ import contextlib
 from collections.abc import Iterable
 from typing import Any, Self
 
-from ._base import Backend, open_backend
 from .._exceptions import UsageError
+from ._base import Backend, open_backend
 
 __all__ = ["SessionPool"]
 

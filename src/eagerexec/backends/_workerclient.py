@@ -2,16 +2,19 @@
 
 Strategy: ``WorkerBackend`` owns one worker process and talks to it over plain pipe file
 descriptors registered with the running loop (``add_reader`` on non-blocking fds, ``os.read``
-/ ``os.write``, binary length-prefixed frames): one request frame out, one result frame back per
-call. The worker's fd 1/2 are pipes read the same way; output is streamed to ``on_output`` as it
-arrives and collected, up to ``max_output`` characters per stream per call. The worker flushes
-before it replies, so when the result frame arrives the host drains both pipes without blocking
-and has every byte of the call's output. Worker death is seen through a pidfd (readable when the
-process exits). Timeouts: interrupt over the control pipe, then kill after ``grace`` seconds.
+/ ``os.write``, frames from ``_wire``): one request frame out, one result frame back per call.
+The worker's fd 1/2 are pipes read the same way; output goes through one ``OutputCap`` per stream
+and call (head live to ``on_output``, tail when the call ends). The worker flushes before it
+replies, so when the result frame arrives the host drains both pipes without blocking and has
+every byte of the call's output. Worker death is seen through ``ExitWatch`` (a pidfd, or a
+waiting thread). Timeouts: interrupt over the control pipe, then kill after ``grace`` seconds.
+Cancellation: the call is interrupted at once and given ``CANCEL_GRACE`` seconds to finish;
+otherwise the worker is killed and reaped before the cancellation propagates, and the next call
+runs on a fresh session that says so.
 
 Subclasses implement ``_spawn`` (start the worker, return a ``WorkerProcess``; spawning and output
-collection live in ``_workerproc.py``) and may override
-``_exit_status`` (map the process's return code) and ``_kill`` (how to stop it hard).
+collection live in ``_workerproc.py``) and may override ``_exit_status`` (map the process's return
+code), ``_kill`` (how to stop it hard) and ``_worker_args``.
 """
 
 from __future__ import annotations
@@ -19,102 +22,76 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
-import json
 import os
 import select
 import signal
-import struct
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .._exceptions import BackendError, SessionDiedError, UsageError
-from ._base import Backend, OutputCallback
-from ._outcome import ExecError, Outcome, OutputEvent, TracebackFrame
-from ._workerproc import OutputCollector, WorkerProcess, remove_keeping_figures, spawn_with_pipes
+from .._exceptions import BackendError, SessionDiedError
+from ._base import Backend
+from ._options import WorkerSettings
+from ._outcome import ExecError, ExecRequest, Outcome, OutputEvent
+from ._wire import PROGRAM_FILE, encode_request, interrupt_message, outcome_of, split_frames
+from ._workerproc import ExitWatch, StreamOutput, WorkerProcess, remove_keeping_figures, spawn_with_pipes
 
-__all__ = ["DEFAULT_SPIN", "WORKER_PATH", "WorkerBackend", "WorkerProcess", "spawn_with_pipes"]
+__all__ = ["CANCEL_GRACE", "WORKER_PATH", "WorkerBackend", "WorkerProcess", "spawn_with_pipes"]
 
 WORKER_PATH = Path(__file__).with_name("_worker.py")
 """The worker script; stdlib-only, runs under any Python >= 3.8."""
 
-DEFAULT_SPIN = 200e-6
-"""Seconds of polling before sleeping, on each side of the worker pipe (see ``WorkerBackend``)."""
+CANCEL_GRACE = 0.5
+"""Seconds a cancelled call may take to stop after its interrupt before the worker is killed."""
 
-_HEADER = struct.Struct(">I")
-_CALL_ID = struct.Struct(">I")
-# One encoder/decoder per process: json.dumps/loads with options build a new one per call.
-_encode = json.JSONEncoder(separators=(",", ":")).encode
-_decode = json.JSONDecoder().decode
+_READ = 1 << 16
 
 
 class WorkerBackend(Backend):
     """A backend whose session is one ``_worker.py`` process (see the module docstring).
 
-    Args:
-        python: the interpreter that runs the worker (default: this one).
-        preload: modules imported when the session starts (warm pools).
-        max_output: characters of stdout (and of stderr) kept per call; the rest is dropped
-            and a marker line added.
-        grace: seconds between the interrupt of a timed-out call and killing the worker.
-        spin: seconds each side polls for the other's next message before it sleeps (the host
-            for a reply after sending a call, the worker for the next call after replying).
-            Waking a sleeping process costs tens of microseconds on an idle machine, more than
-            a trivial call; the spin keeps short calls off that path for at most this much CPU
-            per call. 0 turns it off. Default: 200 µs, or 0 when this process may run on one
-            CPU only (host and worker would then spin on the CPU the other one needs).
-        on_output, timeout, workdir: see ``Backend``; without ``workdir`` each session gets a
-            fresh temporary directory, removed on close except for its ``figures`` folder (the
-            PNG paths the outcomes name stay valid).
+    Options: ``WorkerOptions`` (python, preload, grace, spin, and the common on_output, timeout,
+    workdir, max_output). Without ``workdir`` each session gets a fresh temporary directory,
+    removed on close except for its ``figures`` folder (the PNG paths the outcomes name stay valid).
     """
 
     name = "worker"
 
-    def __init__(
-        self,
-        *,
-        python: str | Path | None = None,
-        preload: Sequence[str] = (),
-        max_output: int = 4 * 1024 * 1024,
-        grace: float = 2.0,
-        spin: float | None = None,
-        on_output: OutputCallback | None = None,
-        timeout: float | None = None,
-        workdir: str | Path | None = None,
-    ) -> None:
-        super().__init__(on_output=on_output, timeout=timeout, workdir=workdir)
-        if max_output < 1:
-            raise UsageError(f"max_output must be positive, got {max_output}")
-        if isinstance(preload, str):
-            preload = (preload,)
-        self.python = str(python) if python is not None else sys.executable
-        self.preload = tuple(preload)
-        self.max_output = max_output
-        self.grace = grace
-        if spin is None:
-            spin = DEFAULT_SPIN if len(os.sched_getaffinity(0)) > 1 else 0.0
-        if not 0 <= spin <= 0.1:
-            raise UsageError(f"spin must be between 0 and 0.1 seconds, got {spin}")
-        self.spin = spin
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        settings = WorkerSettings.parse(self.name, options)
+        self.python = settings.python or sys.executable
+        self.preload = settings.preload
+        self.grace = settings.grace
+        self.spin = settings.spin
         self.workdir: Path | None = None
         self.worker_pid: int | None = None
         self.hello: dict[str, Any] = {}
         self._proc: WorkerProcess | None = None
-        self._pidfd: int | None = None
+        self._watch: ExitWatch | None = None
         self._buf = bytearray()
         self._pending: asyncio.Future[dict[str, Any] | None] | None = None
         self._call_id = 0
         self._dead = False
+        self._ended = False
         self._fresh_next = False
+        self._lost_unreported = False
         self._kill_reason: str | None = None
-        self._stale: asyncio.Future[dict[str, Any] | None] | None = None
         self._exited: asyncio.Event | None = None
         self._poller: select.poll | None = None
-        self._out = OutputCollector("stdout", max_output, self.emit)
-        self._err = OutputCollector("stderr", max_output, self.emit)
+        self._out = StreamOutput("stdout", self.max_output, self.emit)
+        self._err = StreamOutput("stderr", self.max_output, self.emit)
+
+    @property
+    def program_path(self) -> str | None:
+        """The program file as the worker names it in tracebacks (None before start): what the
+        worker's hello says, else ``PROGRAM_FILE`` in the working directory."""
+        program = self.hello.get("program")
+        if isinstance(program, str):
+            return program
+        return str(self.workdir / PROGRAM_FILE) if self.workdir is not None else None
 
     # -- hooks for subclasses -----------------------------------------------------------
     @abc.abstractmethod
@@ -133,16 +110,24 @@ class WorkerBackend(Backend):
             proc.process.kill()
 
     def _worker_args(self) -> list[str]:
+        """The worker's options (no output cap: the host applies the one output limit)."""
         assert self.workdir is not None
-        args = ["--workdir", str(self.workdir), "--max-output", str(self.max_output)]
+        args = ["--workdir", str(self.workdir)]
         if self.spin:
             args += ["--spin-us", str(round(self.spin * 1e6))]
         if self.preload:
             args += ["--preload", ",".join(self.preload)]
         return args
 
-    # -- lifecycle ------------------------------------------------------------------------
-    async def _start(self) -> None:
+    def _prepare_workdir(self, workdir: Path) -> None:
+        """Hook: adjust the working directory before the first worker starts."""
+
+    # -- the contract ---------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start the session (idempotent)."""
+        self._check_open()
+        if self._started:
+            return
         if self.workdir is None:
             if self._workdir_option is not None:
                 self._workdir_option.mkdir(parents=True, exist_ok=True)
@@ -151,41 +136,80 @@ class WorkerBackend(Backend):
                 self.workdir = Path(tempfile.mkdtemp(prefix=f"eager-{self.name}-")).resolve()
             self._prepare_workdir(self.workdir)
         await self._launch()
+        self._started = True
 
-    def _prepare_workdir(self, workdir: Path) -> None:
-        """Hook: adjust the working directory before the first worker starts."""
+    async def execute(self, request: ExecRequest) -> Outcome:
+        """Run one request (see ``Backend.execute``)."""
+        self._claim()
+        try:
+            if not self._started:
+                await self.start()
+            return await self._call(request)
+        finally:
+            self._release()
 
+    async def interrupt(self) -> None:
+        """Interrupt the running call (no-op when none runs)."""
+        if self._busy:
+            self._send_interrupt(self._call_id)
+
+    async def restart(self) -> None:
+        """Kill the worker and start a fresh one."""
+        self._check_open()
+        await self._shutdown()
+        self._fresh_next = self._lost_unreported = False
+        self._started = False
+        await self.start()
+
+    async def aclose(self) -> None:
+        """Stop the worker (EOF, terminate, kill: always reaped) and clean up (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._shutdown()
+        finally:
+            if self.workdir is not None and self._workdir_option is None:
+                remove_keeping_figures(self.workdir)
+
+    # -- lifecycle ------------------------------------------------------------------------
     async def _launch(self) -> None:
         loop = asyncio.get_running_loop()
+        spawning = loop.run_in_executor(None, self._spawn, self._worker_args())
         try:
-            proc = await loop.run_in_executor(None, self._spawn, self._worker_args())
+            proc = await asyncio.shield(spawning)
+        except asyncio.CancelledError:
+            spawning.add_done_callback(self._abandon_spawn)
+            raise
         except OSError as exc:
             raise BackendError(f"{self.name}: cannot start the worker with {self.python}: {exc}") from exc
         self._proc = proc
         self._buf = bytearray()
-        self._dead = False
+        self._dead = self._ended = False
         self._kill_reason = None
         self._exited = asyncio.Event()
         for fd in (proc.from_worker, proc.stdout, proc.stderr):
             os.set_blocking(fd, False)
-        self._out = OutputCollector("stdout", self.max_output, self.emit)
-        self._err = OutputCollector("stderr", self.max_output, self.emit)
+        self._out = StreamOutput("stdout", self.max_output, self.emit)
+        self._err = StreamOutput("stderr", self.max_output, self.emit)
         loop.add_reader(proc.from_worker, self._on_reply)
         loop.add_reader(proc.stdout, self._on_stream, proc.stdout, self._out)
         loop.add_reader(proc.stderr, self._on_stream, proc.stderr, self._err)
-        self._pidfd = os.pidfd_open(proc.process.pid)
         self._poller = select.poll()
         for fd in (proc.stdout, proc.stderr):
             self._poller.register(fd, select.POLLIN)
-        loop.add_reader(self._pidfd, self._on_exit)
+        self._watch = ExitWatch(loop, proc.process, self._on_exit)
         hello = loop.create_future()
         self._pending = hello
         try:
             result = await asyncio.wait_for(hello, 120)
         except TimeoutError:
             result = None
+        except BaseException:
+            self._reap_now(proc)
+            raise
         if result is None:
-            output = (self._out.text() + self._err.text()).strip()[-2000:]
+            output = (self._out.finish() + self._err.finish()).strip()[-2000:]
             await self._shutdown()
             raise SessionDiedError(f"{self.name}: the worker did not start ({self.python}): {output}")
         self.hello = result
@@ -194,57 +218,74 @@ class WorkerBackend(Backend):
             errors = "; ".join(f"{k}: {v}" for k, v in result["preload_errors"].items())
             self.emit(OutputEvent(kind="stderr", data=f"preload failed: {errors}\n", time=time.monotonic()))
 
-    async def _restart(self) -> None:
-        await self._shutdown()
-        self._fresh_next = False
-        await self._start()
-
-    async def _aclose(self) -> None:
-        await self._shutdown()
-        if self.workdir is not None and self._workdir_option is None:
-            remove_keeping_figures(self.workdir)
+    def _abandon_spawn(self, spawning: asyncio.Future[WorkerProcess]) -> None:
+        """The start was cancelled while the worker was being spawned: kill and reap it."""
+        if not spawning.cancelled() and spawning.exception() is None:
+            proc = spawning.result()
+            self._kill(proc)
+            self._close_process(proc)
 
     async def _shutdown(self) -> None:
         """Stop the worker: EOF -> wait -> terminate -> wait -> kill, then always reap."""
         proc = self._proc
         if proc is None:
             return
-        with contextlib.suppress(OSError):
-            os.close(proc.to_worker)
-        proc.to_worker = -1
-        if proc.process.poll() is None and self._exited is not None and not self._dead:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._exited.wait(), 1.0)
-        if proc.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.process.terminate()
-            if self._exited is not None:
+        try:
+            with contextlib.suppress(OSError):
+                os.close(proc.to_worker)
+            proc.to_worker = -1
+            if proc.process.poll() is None and self._exited is not None and not self._dead:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._exited.wait(), 1.0)
-        self._kill(proc)  # also takes down what the worker left behind in its group
-        await asyncio.get_running_loop().run_in_executor(None, proc.process.wait)
+            if proc.process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.process.terminate()
+                if self._exited is not None:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._exited.wait(), 1.0)
+            self._kill(proc)  # also takes down what the worker left behind in its group
+            await asyncio.get_running_loop().run_in_executor(None, proc.process.wait)
+        except BaseException:  # cancelled while stopping: finish synchronously, never leak it
+            self._reap_now(proc)
+            raise
         self._teardown(proc)
+
+    def _reap_now(self, proc: WorkerProcess) -> None:
+        """Kill and reap synchronously (bounded: the process was sent SIGKILL)."""
+        self._kill(proc)
+        with contextlib.suppress(Exception):
+            proc.process.wait()
+        if self._proc is proc:
+            self._teardown(proc)
 
     def _teardown(self, proc: WorkerProcess) -> None:
         loop = asyncio.get_running_loop()
-        fds = [proc.from_worker, proc.stdout, proc.stderr]
-        if self._pidfd is not None:
-            fds.append(self._pidfd)
-        for fd in fds:
+        for fd in (proc.from_worker, proc.stdout, proc.stderr):
             loop.remove_reader(fd)
-        for fd in (*fds, proc.control, proc.to_worker):
-            if fd >= 0:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        self._pidfd = None
+        if self._watch is not None:
+            self._watch.stop()
+            self._watch = None
+        self._close_process(proc)
         self._poller = None
         self._proc = None
         self._dead = True
-        for callback in proc.cleanup:
-            with contextlib.suppress(Exception):
-                callback()
         if self._pending is not None and not self._pending.done():
             self._pending.set_result(None)
+
+    @staticmethod
+    def _close_process(proc: WorkerProcess) -> None:
+        """Close the host's ends and run the cleanups (after the process is gone)."""
+        with contextlib.suppress(Exception):
+            proc.process.wait()
+        for fd in (proc.from_worker, proc.stdout, proc.stderr, proc.control, proc.to_worker):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        proc.to_worker = proc.control = -1
+        callbacks, proc.cleanup = proc.cleanup, []
+        for callback in callbacks:
+            with contextlib.suppress(Exception):
+                callback()
 
     # -- loop callbacks -------------------------------------------------------------------
     def _on_reply(self) -> None:
@@ -253,7 +294,7 @@ class WorkerBackend(Backend):
             return
         while True:
             try:
-                data = os.read(proc.from_worker, 1 << 16)
+                data = os.read(proc.from_worker, _READ)
             except BlockingIOError:
                 break
             except OSError:
@@ -262,30 +303,19 @@ class WorkerBackend(Backend):
                 asyncio.get_running_loop().remove_reader(proc.from_worker)
                 break
             self._buf += data
-            if len(data) < 1 << 16:
+            if len(data) < _READ:
                 break
-        buf = self._buf
-        while len(buf) >= 4:
-            (size,) = _HEADER.unpack_from(buf)
-            if len(buf) < 4 + size:
-                break
-            body = bytes(buf[4 : 4 + size])
-            del buf[: 4 + size]
-            self._on_frame(body)
+        if len(self._buf) >= 4:
+            for kind, message in split_frames(self._buf):
+                pending = self._pending
+                if pending is not None and not pending.done():
+                    if kind == b"H" or (kind == b"R" and message.get("i") == self._call_id):
+                        pending.set_result(message)
 
-    def _on_frame(self, body: bytes) -> None:
-        message = _decode(body[1:].decode("utf-8", "replace"))
-        pending = self._pending
-        if pending is None or pending.done():
-            return
-        kind = body[:1]
-        if kind == b"H" or (kind == b"R" and message.get("i") == self._call_id):
-            pending.set_result(message)
-
-    def _on_stream(self, fd: int, collector: OutputCollector) -> None:
+    def _on_stream(self, fd: int, stream: StreamOutput) -> None:
         for _ in range(16):  # bounded: let the loop breathe during floods
             try:
-                data = os.read(fd, 1 << 16)
+                data = os.read(fd, _READ)
             except BlockingIOError:
                 return
             except OSError:
@@ -293,8 +323,8 @@ class WorkerBackend(Backend):
             if not data:
                 asyncio.get_running_loop().remove_reader(fd)
                 return
-            collector.feed(data)
-            if len(data) < 1 << 16:
+            stream.feed(data)
+            if len(data) < _READ:
                 return
 
     def _drain_output(self, proc: WorkerProcess) -> None:
@@ -302,25 +332,19 @@ class WorkerBackend(Backend):
         if self._poller is None:
             return
         for fd, _ in self._poller.poll(0):
-            self._drain(fd, self._out if fd == proc.stdout else self._err)
-
-    def _drain(self, fd: int, collector: OutputCollector) -> None:
-        while True:
-            try:
-                data = os.read(fd, 1 << 16)
-            except OSError:
-                return
-            if not data:
-                return
-            collector.feed(data)
+            stream = self._out if fd == proc.stdout else self._err
+            while True:
+                try:
+                    data = os.read(fd, _READ)
+                except OSError:
+                    break
+                if not data:
+                    break
+                stream.feed(data)
 
     def _on_exit(self) -> None:
-        proc = self._proc
-        if proc is None:
+        if self._proc is None:
             return
-        loop = asyncio.get_running_loop()
-        if self._pidfd is not None:
-            loop.remove_reader(self._pidfd)
         self._on_reply()  # a reply written just before exiting still counts
         self._dead = True
         if self._exited is not None:
@@ -342,50 +366,22 @@ class WorkerBackend(Backend):
             self._kill(self._proc)
 
     def _send_interrupt(self, call_id: int) -> None:
-        if self._proc is not None:
+        if self._proc is not None and self._proc.control >= 0:
             with contextlib.suppress(OSError):
-                os.write(self._proc.control, _CALL_ID.pack(call_id))
+                os.write(self._proc.control, interrupt_message(call_id))
 
     # -- calls ----------------------------------------------------------------------------
-    async def _interrupt(self) -> None:
-        self._send_interrupt(self._call_id)
-
-    async def _finish_cancelled(self) -> None:
-        """Let a cancelled call end (it was interrupted) so its output and reply stay out of the
-        next call; kill the worker if it ignores the interrupt."""
-        stale, self._stale = self._stale, None
-        proc = self._proc
-        if stale is None or proc is None or self._dead:
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(stale), self.grace)
-        except TimeoutError:
-            self._kill(proc)
-            if self._exited is not None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._exited.wait(), 10)
-            self._fresh_next = True
-        self._drain_output(proc)
-
-    async def _execute(
-        self,
-        source: str,
-        *,
-        first_line: int,
-        timeout: float | None,
-        figures: bool = True,
-        split_at: tuple[int, ...] = (),
-        more: bool = False,
-    ) -> Outcome:
-        if self._stale is not None:
-            await self._finish_cancelled()
+    async def _call(self, request: ExecRequest) -> Outcome:
         fresh = self._fresh_next
-        if self._dead or self._proc is None:
+        lost = self._lost_unreported
+        if self._dead or self._ended or self._proc is None:
+            # A dead worker starts afresh (and says so); one that ended its program on request
+            # starts afresh silently.
+            fresh = fresh or not self._ended or self._proc is None
             if self._proc is not None:
                 await self._shutdown()
             await self._launch()
-            fresh = True
-        self._fresh_next = False
+        self._fresh_next = self._lost_unreported = False
         proc = self._proc
         assert proc is not None
         loop = asyncio.get_running_loop()
@@ -395,24 +391,15 @@ class WorkerBackend(Backend):
         self._kill_reason = None
         pending: asyncio.Future[dict[str, Any] | None] = loop.create_future()
         self._pending = pending
-        request: dict[str, Any] = {"i": call_id, "src": source, "line": first_line}
-        if not figures:
-            request["fig"] = False
-        if split_at:
-            request["cuts"] = list(split_at)
-        if more:
-            request["idle"] = 1
-        body = b"E" + _encode(request).encode("utf-8", "surrogatepass")
+        timeout = request.timeout or self.timeout
         timer = loop.call_later(timeout, self._on_timeout, call_id) if timeout else None
         try:
-            self._write(proc, _HEADER.pack(len(body)) + body)
+            self._write(proc, encode_request(call_id, request))
             if self.spin:
                 self._spin_for_reply(pending)
             reply = pending.result() if pending.done() else await pending
         except asyncio.CancelledError:
-            self._send_interrupt(call_id)
-            # awaiting ``pending`` cancelled it: track the call's reply with a fresh future
-            self._stale = self._pending = loop.create_future()
+            await self._settle_cancelled(proc, call_id)
             raise
         finally:
             if timer is not None:
@@ -420,7 +407,52 @@ class WorkerBackend(Backend):
         self._drain_output(proc)
         if reply is None:
             return await self._died(fresh)
-        return self._outcome(reply, fresh)
+        if request.end or reply.get("q"):
+            # the worker exits after this reply: the next call starts a new interpreter, silently
+            # after an ``end`` request, saying so after e.g. ``os._exit`` mid-program
+            self._ended = True
+            self._fresh_next = not request.end
+        stdout, stderr = self._out.finish(), self._err.finish()  # the tails, then the figures
+        for path in reply.get("f") or ():
+            self.emit(OutputEvent(kind="figure", data=path, time=reply["e"]))
+        return outcome_of(
+            reply,
+            program=self.program_path or "",
+            stdout=stdout,
+            stderr=stderr,
+            truncated=self._out.truncated or self._err.truncated,
+            timed_out=self._kill_reason is not None,
+            fresh=fresh,
+            state_lost=lost,
+        )
+
+    async def _settle_cancelled(self, proc: WorkerProcess, call_id: int) -> None:
+        """The caller cancelled the call: interrupt it; if it has not replied within
+        ``CANCEL_GRACE`` seconds, kill and reap the worker (the next call is on a fresh session).
+        A second cancellation while settling kills at once."""
+        if self._proc is not proc:
+            return
+        # awaiting ``pending`` cancelled it: wait for the call's reply with a fresh future
+        waiting = self._pending = asyncio.get_running_loop().create_future()
+        if self._dead:
+            waiting.set_result(None)
+        self._send_interrupt(call_id)
+        try:
+            try:
+                reply = await asyncio.wait_for(waiting, CANCEL_GRACE)
+            except TimeoutError:
+                reply = None
+            if reply is not None:
+                self._drain_output(proc)
+                return
+            self._kill(proc)
+            await self._shutdown()
+        except BaseException:
+            self._reap_now(proc)
+            raise
+        finally:
+            if self._proc is None:
+                self._fresh_next = self._lost_unreported = True
 
     def _spin_for_reply(self, pending: asyncio.Future[dict[str, Any] | None]) -> None:
         """Poll for the reply without yielding to the loop for up to ``self.spin`` seconds."""
@@ -436,7 +468,7 @@ class WorkerBackend(Backend):
             while view:
                 n = os.write(proc.to_worker, view)
                 view = view[n:]
-        except OSError:  # the worker is gone; the pidfd callback reports it
+        except OSError:  # the worker is gone; the exit watch reports it
             pass
 
     async def _died(self, fresh: bool) -> Outcome:
@@ -456,49 +488,15 @@ class WorkerBackend(Backend):
             )
         else:
             error = ExecError(type="SessionDied", message=f"the worker died (exit status {status})")
+        stdout, stderr = self._out.finish(), self._err.finish()
         return Outcome(
             error=error,
-            stdout=self._out.text(),
-            stderr=self._err.text(),
+            stdout=stdout,
+            stderr=stderr,
             survived=False,
             exit_status=status,
             timed_out=reason is not None,
             state_lost=True,
             fresh_session=fresh,
             truncated=self._out.truncated or self._err.truncated,
-        )
-
-    def _outcome(self, reply: dict[str, Any], fresh: bool) -> Outcome:
-        if reply.get("t") and not self._out.truncated:
-            self._out.truncated = True
-            self._out.mark()
-        figures = tuple(reply.get("f") or ())
-        for path in figures:
-            self.emit(OutputEvent(kind="figure", data=path, time=reply["e"]))
-        err = reply.get("err")
-        error = None
-        if err is not None:
-            error = ExecError(
-                type=err["type"],
-                message=err["message"],
-                traceback=err.get("traceback", ""),
-                line=err.get("line"),
-                line_text=err.get("line_text"),
-                frames=tuple(
-                    TracebackFrame(filename=f[0], line=f[1], name=f[2], source=f[3])
-                    for f in err.get("frames", ())
-                ),
-            )
-        return Outcome(
-            error=error,
-            stdout=self._out.text(),
-            stderr=self._err.text(),
-            figures=figures,
-            started_at=reply["s"],
-            ended_at=reply["e"],
-            exit_code=reply.get("x"),
-            timed_out=self._kill_reason is not None,
-            fresh_session=fresh,
-            truncated=self._out.truncated or self._err.truncated,
-            part_times=tuple((float(a), float(b)) for a, b in reply.get("p") or ()),
         )

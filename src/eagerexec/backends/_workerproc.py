@@ -10,23 +10,38 @@ outcomes point to. The protocol itself lives in ``_workerclient.py``.
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import contextlib
 import os
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
-from ._base import OutputCallback
-from ._outcome import OutputEvent
+from ._outcome import OutputCallback, OutputEvent
+from ._output import OutputCap
 
-__all__ = ["OutputCollector", "WorkerProcess", "remove_keeping_figures", "spawn_with_pipes"]
+__all__ = ["ExitWatch", "StreamOutput", "Waitable", "WorkerProcess", "remove_keeping_figures", "spawn_with_pipes"]
 
-_MARKER = "\n[eagerexec: output truncated at {limit} characters]\n"
+
+class Waitable(Protocol):
+    """What the host needs of the session's process (``subprocess.Popen`` has it)."""
+
+    @property
+    def pid(self) -> int: ...
+
+    def poll(self) -> int | None: ...
+
+    def wait(self) -> int: ...
+
+    def terminate(self) -> None: ...
+
+    def kill(self) -> None: ...
 
 
 @dataclass(slots=True, kw_only=True)
@@ -109,44 +124,96 @@ def remove_keeping_figures(workdir: Path) -> None:
                     entry.unlink()
 
 
-class OutputCollector:
-    """One output stream of the current call: incremental UTF-8 decode, capped collection."""
+class StreamOutput:
+    """One output stream of the worker: incremental UTF-8 decode and the call's ``OutputCap``.
 
-    __slots__ = ("decoder", "emit", "kind", "limit", "parts", "size", "truncated")
+    The head of each call's output is emitted live; ``finish()`` emits the tail (with what was
+    dropped before it) when the call ends. ``reset()`` starts the next call.
+    """
+
+    __slots__ = ("cap", "decoder", "emit", "kind", "limit")
 
     def __init__(self, kind: Literal["stdout", "stderr"], limit: int, emit: OutputCallback) -> None:
         self.kind: Literal["stdout", "stderr"] = kind
         self.limit = limit
         self.emit = emit
         self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        self.parts: list[str] = []
-        self.size = 0
-        self.truncated = False
+        self.cap = OutputCap(limit)
 
     def reset(self) -> None:
-        self.parts = []
-        self.size = 0
-        self.truncated = False
+        """A new call starts: a fresh cap."""
+        self.cap = OutputCap(self.limit)
 
-    def feed(self, data: bytes, final: bool = False) -> None:
-        text = self.decoder.decode(data, final)
-        if not text or self.truncated:
-            return
-        room = self.limit - self.size
-        if len(text) > room:
-            text = text[: max(room, 0)]
-            self.truncated = True
+    def feed(self, data: bytes) -> None:
+        """Decode ``data``; emit the part that goes to the head."""
+        text = self.decoder.decode(data)
         if text:
-            self.size += len(text)
-            self.parts.append(text)
-            self.emit(OutputEvent(kind=self.kind, data=text, time=time.monotonic()))
-        if self.truncated:
-            self.mark()
+            live = self.cap.feed(text)
+            if live:
+                self.emit(OutputEvent(kind=self.kind, data=live, time=time.monotonic()))
 
-    def mark(self) -> None:
-        marker = _MARKER.format(limit=self.limit)
-        self.parts.append(marker)
-        self.emit(OutputEvent(kind=self.kind, data=marker, time=time.monotonic()))
+    def finish(self) -> str:
+        """The call's output is complete: emit its tail, return everything kept."""
+        tail, dropped = self.cap.take_tail()
+        if tail or dropped:
+            self.emit(OutputEvent(kind=self.kind, data=tail, time=time.monotonic(), skipped=dropped))
+        return self.cap.text()
 
-    def text(self) -> str:
-        return "".join(self.parts)
+    @property
+    def truncated(self) -> bool:
+        """Output of this call was dropped."""
+        return self.cap.dropped > 0
+
+
+class ExitWatch:
+    """Calls ``callback`` in the event loop once ``process`` has exited.
+
+    Where the OS has pidfds (Linux), the process's pidfd is watched by the loop; elsewhere (or
+    when ``pidfd_open`` fails) a daemon thread blocks in ``process.wait()`` and hands over to the
+    loop. ``stop()`` (idempotent) ends the watch; the thread ends with the process, which the
+    backend always kills and reaps.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, process: Waitable, callback: Callable[[], None]) -> None:
+        self._loop = loop
+        self._callback = callback
+        self._stopped = False
+        self._fd = -1
+        pidfd_open = getattr(os, "pidfd_open", None)
+        if pidfd_open is not None:
+            try:
+                self._fd = pidfd_open(process.pid)
+            except OSError:  # an old kernel; the process is already reaped
+                self._fd = -1
+        if self._fd >= 0:
+            loop.add_reader(self._fd, self._fire)
+        else:
+            self.thread: threading.Thread | None = threading.Thread(
+                target=self._wait, args=(process,), name=f"eagerexec-exit-{process.pid}", daemon=True
+            )
+            self.thread.start()
+
+    @property
+    def uses_pidfd(self) -> bool:
+        """The watch is a pidfd (no thread)."""
+        return self._fd >= 0
+
+    def _wait(self, process: Waitable) -> None:
+        with contextlib.suppress(Exception):
+            process.wait()
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+            self._loop.call_soon_threadsafe(self._fire)
+
+    def _fire(self) -> None:
+        if not self._stopped:
+            self.stop()
+            self._callback()
+
+    def stop(self) -> None:
+        """Stop watching (idempotent)."""
+        self._stopped = True
+        if self._fd >= 0:
+            self._loop.remove_reader(self._fd)
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = -1

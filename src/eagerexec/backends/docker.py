@@ -28,13 +28,12 @@ import signal
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Unpack, cast
 
 from .._exceptions import BackendError, BackendUnavailableError, UsageError
-from ._base import OutputCallback
+from ._options import DockerOptions, Limits, check_number
 from ._outcome import ExecError, Outcome
 from ._workerclient import WORKER_PATH, WorkerBackend, WorkerProcess
 
@@ -81,11 +80,24 @@ class _ContainerProcess:
         self.pid = pid
         self.returncode: int | None = None
         self.oom_killed = False
-        self._pidfd = os.pidfd_open(pid)
+        self._pidfd = -1
+        self._gone = False
+        pidfd_open = getattr(os, "pidfd_open", None)
+        if pidfd_open is not None:
+            with contextlib.suppress(OSError):
+                self._pidfd = pidfd_open(pid)
 
     def _exited(self) -> bool:
-        if self._pidfd < 0:
+        if self._gone:
             return True
+        if self._pidfd < 0:  # no pidfds here: ask the kernel whether the pid is still there
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                return True
+            except PermissionError:
+                return False
+            return False
         readable, _, _ = select.select([self._pidfd], [], [], 0)
         return bool(readable)
 
@@ -104,15 +116,20 @@ class _ContainerProcess:
             except Exception:  # the container is already gone
                 code = -1
             self.returncode = code
-            with contextlib.suppress(OSError):
-                os.close(self._pidfd)
+            if self._pidfd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(self._pidfd)
             self._pidfd = -1
+            self._gone = True
         return self.returncode
 
     def send_signal(self, sig: int) -> None:
         if self._pidfd >= 0:
             with contextlib.suppress(OSError):
                 signal.pidfd_send_signal(self._pidfd, sig)
+        elif not self._gone:
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, sig)
 
     def terminate(self) -> None:
         self.send_signal(signal.SIGTERM)
@@ -125,75 +142,59 @@ class DockerBackend(WorkerBackend):
     """A persistent interpreter session in a Docker container (see the module docstring).
 
     Args:
-        image: the image to run (needs ``python3`` >= 3.8 on its PATH, or give ``python=``).
-            It must already be present locally (``docker pull``, or scripts/build-docker-image.sh
-            for the offline ``eagerexec/python:bookworm``). Default: ``$EAGEREXEC_DOCKER_IMAGE``
-            if set (so that e.g. ``eager bench --backend docker`` can use a local image), else
-            ``DEFAULT_IMAGE``.
-        python: the interpreter inside the container (default ``python3``).
-        cpus: CPU quota (cores, may be fractional).
-        mem: memory limit, swap included, in Docker's notation (``"1g"``, ``"512m"``).
-        pids_limit: most processes and threads alive in the container at once.
-        user: ``UID:GID`` the code runs as inside (default: the host user's, so files written
-            to the working directory belong to them).
-        environment: extra environment variables for the container (the host's are never passed).
-        preload, max_output, grace, spin, on_output, timeout, workdir: see ``WorkerBackend``.
+        **options: ``DockerOptions``:
+            image: the image to run (needs ``python3`` >= 3.8 on its PATH, or give ``python=``).
+                It must already be present locally (``docker pull``, or
+                scripts/build-docker-image.sh for the offline ``eagerexec/python:bookworm``).
+                Default: ``$EAGEREXEC_DOCKER_IMAGE`` if set, else ``DEFAULT_IMAGE``.
+            cpus: CPU quota (cores, may be fractional; default 2).
+            user: ``UID:GID`` the code runs as inside (default: the host user's, so files
+                written to the working directory belong to them).
+            environment: extra environment variables (the host's are never passed).
+            memory, cpu, processes, file_size: the shared ``LimitOptions``; memory (swap
+                included) and processes are the container's cgroup limits, cpu and file_size
+                rlimits the worker applies.
+            python (default ``python3``), preload, grace, spin, on_output, timeout, workdir,
+            max_output: the worker options.
 
     Raises:
+        UnknownOptionError, UsageError: an unknown option, a bad value.
         BackendUnavailableError (at start): no engine answers, or the image is not present.
     """
 
     name = "docker"
+    options_type = DockerOptions
 
-    def __init__(
-        self,
-        *,
-        image: str | None = None,
-        python: str = "python3",
-        cpus: float = 2.0,
-        mem: str = "1g",
-        pids_limit: int = 256,
-        user: str | None = None,
-        environment: Mapping[str, str] | None = None,
-        preload: tuple[str, ...] | list[str] = (),
-        max_output: int = 4 * 1024 * 1024,
-        grace: float = 2.0,
-        spin: float | None = None,
-        on_output: OutputCallback | None = None,
-        timeout: float | None = None,
-        workdir: str | Path | None = None,
-    ) -> None:
-        super().__init__(
-            python=python,
-            preload=preload,
-            max_output=max_output,
-            grace=grace,
-            spin=spin,
-            on_output=on_output,
-            timeout=timeout,
-            workdir=workdir,
-        )
-        if cpus <= 0:
-            raise UsageError(f"cpus must be positive, got {cpus}")
-        if pids_limit < 4:
-            raise UsageError(f"pids_limit must be at least 4, got {pids_limit}")
-        self.image = image or os.environ.get("EAGEREXEC_DOCKER_IMAGE") or DEFAULT_IMAGE
-        self.cpus = cpus
-        self.mem = mem
-        self.pids_limit = pids_limit
+    def __init__(self, **options: Unpack[DockerOptions]) -> None:
+        options.setdefault("python", "python3")
+        super().__init__(**options)
+        self.limits = Limits.parse(self.name, options)
+        cpus = options.get("cpus", 2.0)
+        check_number(self.name, "cpus", cpus, low=0, open_low=True)
+        if self.limits.processes < 4:
+            raise UsageError(f"docker: processes must be at least 4, got {self.limits.processes}")
+        self.image = options.get("image") or os.environ.get("EAGEREXEC_DOCKER_IMAGE") or DEFAULT_IMAGE
+        self.cpus = float(cpus)
+        user = options.get("user")
         self.user = user if user is not None else f"{os.getuid()}:{os.getgid()}"
-        self.environment = dict(environment or {})
+        self.environment = dict(options.get("environment") or {})
         self.session_id = uuid.uuid4().hex[:12]
         self.container_id: str | None = None
         self._client: Any = None
         self._ctl_dir: Path | None = None
         self._to_remove: list[Any] = []
 
+    def _worker_args(self) -> list[str]:
+        # memory and processes are the container's own limits (cgroup): OOM kills are visible
+        return [*super()._worker_args(), "--rlimit", self.limits.rlimit_argument(memory=False, processes=False)]
+
     # -- lifecycle --------------------------------------------------------------------------
-    async def _start(self) -> None:
+    async def start(self) -> None:
+        """Connect to the engine (once), then start the container's worker (idempotent)."""
+        self._check_open()
         if self._client is None:
             self._client = await _in_thread(self._connect)
-        await super()._start()
+        await super().start()
 
     def _connect(self) -> Any:
         client = _client()
@@ -221,9 +222,10 @@ class DockerBackend(WorkerBackend):
             for container in pending:
                 await _in_thread(_remove, container)
 
-    async def _aclose(self) -> None:
+    async def aclose(self) -> None:
+        """Stop the worker, force-remove the container, release the client (idempotent)."""
         try:
-            await super()._aclose()
+            await super().aclose()
         finally:
             if self._ctl_dir is not None:
                 shutil.rmtree(self._ctl_dir, ignore_errors=True)
@@ -275,9 +277,9 @@ class DockerBackend(WorkerBackend):
                 labels={LABEL: self.session_id, "eagerexec.backend": "docker"},
                 network_mode="none",
                 nano_cpus=int(self.cpus * 1e9),
-                mem_limit=self.mem,
-                memswap_limit=self.mem,
-                pids_limit=self.pids_limit,
+                mem_limit=self.limits.memory,
+                memswap_limit=self.limits.memory,
+                pids_limit=self.limits.processes,
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges"],
                 user=self.user,
@@ -357,7 +359,7 @@ class DockerBackend(WorkerBackend):
         if process is not None and process.oom_killed and outcome.error is not None:
             error = ExecError(
                 type="MemoryError",
-                message=f"the session was killed by its memory limit ({self.mem}); its state is lost",
+                message=f"the session was killed by its memory limit ({self.limits.memory / 1024**2:g} MiB); its state is lost",
             )
             return replace(outcome, error=error, extra={**outcome.extra, "oom_killed": True})
         return outcome

@@ -21,6 +21,8 @@ are mapped onto the same ``Outcome`` the other backends return:
   ``interrupt_grace`` seconds gets the kernel restarted (``state_lost``).
 - a dead kernel (``os._exit``, a crash) is seen by polling ``is_alive`` while waiting; the next
   call starts a fresh kernel and says so with ``fresh_session``.
+- cancellation: the cell is interrupted at once; a cell still running ``CANCEL_GRACE`` seconds
+  later gets the kernel killed and reaped (the next call starts a fresh one and says so).
 - ``aclose`` asks the kernel to shut down, kills its process group if that does not finish (or is
   cancelled) and always reaps it.
 
@@ -40,11 +42,12 @@ import shutil
 import signal
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 from .._exceptions import BackendError, BackendUnavailableError, SessionDiedError
-from ._base import Backend, OutputCallback
+from ._base import Backend
 from ._jupyter_msgs import (
     Collected,
     exec_error,
@@ -53,7 +56,8 @@ from ._jupyter_msgs import (
     one_line,
     wall_seconds,
 )
-from ._outcome import ExecError, Outcome, OutputEvent
+from ._options import JupyterOptions, check_number
+from ._outcome import ExecError, ExecRequest, Outcome, OutputEvent
 
 __all__ = ["JupyterBackend"]
 
@@ -69,43 +73,35 @@ _PYTHON_SETUP = (
 )
 _POLL_SLICE = 0.25  # seconds between liveness checks while a call runs
 _REPLY_IDLE_GRACE = 1.0  # wait this long for IOPub idle once the shell reply is in
+CANCEL_GRACE = 0.5  # seconds a cancelled cell may take to stop after its interrupt
 
 
 class JupyterBackend(Backend):
     """A Jupyter kernel as the persistent session.
 
     Args:
-        kernel_name: an installed kernelspec (``jupyter kernelspec list``); default ``python3``.
-        on_output: called with each ``OutputEvent`` as it arrives.
-        timeout: default per-call timeout in seconds (None: no limit).
-        workdir: the kernel's working directory, where figures are saved (default: a new
-            temporary directory, removed at close when nothing was written to it).
-        max_output: characters of stdout+stderr kept per call; the rest is dropped behind a
-            marker and ``Outcome.truncated`` is set.
-        interrupt_grace: seconds an interrupted call may take to stop before the kernel is
-            restarted.
-        startup_timeout: seconds the kernel may take to start.
+        **options: ``JupyterOptions``: kernel_name (an installed kernelspec, ``jupyter
+            kernelspec list``; default ``python3``), interrupt_grace (seconds an interrupted call
+            may take to stop before the kernel is restarted; default 2), startup_timeout
+            (seconds the kernel may take to start; default 60), and the common on_output,
+            timeout, workdir (where figures are saved; default a new temporary directory,
+            removed at close when nothing was written to it), max_output.
+
+    Raises:
+        UnknownOptionError, UsageError: an unknown option, a bad value.
     """
 
     name = "jupyter"
+    options_type = JupyterOptions
     figures_every_call = True
 
-    def __init__(
-        self,
-        *,
-        kernel_name: str = "python3",
-        on_output: OutputCallback | None = None,
-        timeout: float | None = None,
-        workdir: str | Path | None = None,
-        max_output: int = 1_000_000,
-        interrupt_grace: float = 2.0,
-        startup_timeout: float = 60.0,
-    ) -> None:
-        super().__init__(on_output=on_output, timeout=timeout, workdir=workdir)
-        self.kernel_name = kernel_name
-        self.max_output = max_output
-        self.interrupt_grace = interrupt_grace
-        self.startup_timeout = startup_timeout
+    def __init__(self, **options: Unpack[JupyterOptions]) -> None:
+        super().__init__(**options)
+        self.kernel_name = str(options.get("kernel_name", "python3"))
+        self.interrupt_grace = options.get("interrupt_grace", 2.0)
+        check_number(self.name, "interrupt_grace", self.interrupt_grace, low=0)
+        self.startup_timeout = options.get("startup_timeout", 60.0)
+        check_number(self.name, "startup_timeout", self.startup_timeout, low=0, open_low=True)
         self.language = ""
         self._km: Any = None
         self._kc: Any = None
@@ -114,6 +110,7 @@ class JupyterBackend(Backend):
         self._own_workdir = False
         self._offset = monotonic_offset()
         self._dead = False
+        self._lost_unreported = False
         self._calls = 0
         self._cell_first_line: dict[int, int] = {}
         self._program_lines: dict[int, str] = {}
@@ -123,8 +120,64 @@ class JupyterBackend(Backend):
         """The kernel's working directory (None before start)."""
         return self._workdir
 
+    # -- the contract -----------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start the kernel (idempotent)."""
+        self._check_open()
+        if self._started:
+            return
+        await self._start_kernel()
+        self._started = True
+
+    async def execute(self, request: ExecRequest) -> Outcome:
+        """Run one request as one cell (see ``Backend.execute``)."""
+        self._claim()
+        try:
+            if not self._started:
+                await self.start()
+            return await self._call(request)
+        finally:
+            self._release()
+
+    async def interrupt(self) -> None:
+        """Interrupt the running cell (SIGINT through the kernel manager)."""
+        if self._km is not None and not self._dead:
+            await self._km.interrupt_kernel()
+
+    async def restart(self) -> None:
+        """Restart the kernel: its state is gone."""
+        self._check_open()
+        if self._km is None:
+            await self.start()
+            return
+        try:
+            await self._km.restart_kernel(now=True)
+            await self._connect()
+        except Exception as exc:
+            raise SessionDiedError(
+                f"jupyter kernel {self.kernel_name!r} could not restart: {one_line(exc)}"
+            ) from exc
+
+    async def aclose(self) -> None:
+        """Shut the kernel down; kill its process group if that fails; always reaps (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        km, kc = self._km, self._kc
+        self._km = self._kc = None
+        try:
+            if kc is not None:
+                kc.stop_channels()
+            if km is not None:
+                try:
+                    await km.shutdown_kernel(now=self._dead)
+                finally:  # also on cancellation or failure: no orphan kernel
+                    _kill_and_reap(km)
+        finally:
+            self._cleanup_dirs()
+
     # -- lifecycle --------------------------------------------------------------------------
-    async def _start(self) -> None:
+    async def _start_kernel(self) -> None:
         try:
             from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
             from jupyter_client.manager import AsyncKernelManager
@@ -197,36 +250,6 @@ class JupyterBackend(Backend):
             if msg.get("parent_header", {}).get("msg_id") == msg_id:
                 return msg
 
-    async def _interrupt(self) -> None:
-        if self._km is not None and not self._dead:
-            await self._km.interrupt_kernel()
-
-    async def _restart(self) -> None:
-        if self._km is None:
-            await self._start()
-            return
-        try:
-            await self._km.restart_kernel(now=True)
-            await self._connect()
-        except Exception as exc:
-            raise SessionDiedError(
-                f"jupyter kernel {self.kernel_name!r} could not restart: {one_line(exc)}"
-            ) from exc
-
-    async def _aclose(self) -> None:
-        km, kc = self._km, self._kc
-        self._km = self._kc = None
-        try:
-            if kc is not None:
-                kc.stop_channels()
-            if km is not None:
-                try:
-                    await km.shutdown_kernel(now=self._dead)
-                finally:  # also on cancellation or failure: no orphan kernel
-                    _kill_and_reap(km)
-        finally:
-            self._cleanup_dirs()
-
     async def _force_close(self) -> None:
         km, kc = self._km, self._kc
         self._km = self._kc = None
@@ -257,24 +280,17 @@ class JupyterBackend(Backend):
     def _mono(self, wall: float | None, default: float) -> float:
         return default if wall is None else wall - self._offset
 
-    async def _execute(
-        self,
-        source: str,
-        *,
-        first_line: int,
-        timeout: float | None,
-        figures: bool = True,
-        split_at: tuple[int, ...] = (),
-        more: bool = False,
-    ) -> Outcome:
+    async def _call(self, request: ExecRequest) -> Outcome:
         # ``figures`` is not ours to decide here: the kernel's inline backend displays (and
         # closes) open figures at the end of every cell. ``split_at`` is ignored: one cell, one
-        # execution (no part times).
+        # execution (no part times). ``end``: the kernel stays; a kernel has no program end.
         if self._km is None:
             raise BackendError("the jupyter session is closed")
-        fresh = False
+        source, first_line = request.code, request.first_line
+        fresh = lost = self._lost_unreported
+        self._lost_unreported = False
         if self._dead:
-            await self._restart()
+            await self.restart()
             fresh = True
         self._calls += 1
         for i, text in enumerate(source.splitlines()):
@@ -289,12 +305,29 @@ class JupyterBackend(Backend):
             stop_on_error=False,
         )
         try:
-            return await self._collect(msg_id, col, first_line, sent_at, timeout, fresh)
+            outcome = await self._collect(msg_id, col, first_line, sent_at, request.timeout or self.timeout, fresh)
         except asyncio.CancelledError:
-            # the caller gave up: stop the code too, so the next call does not queue behind it
-            with contextlib.suppress(Exception):
-                await self._km.interrupt_kernel()
+            await self._settle_cancelled(msg_id)
             raise
+        return replace(outcome, state_lost=True) if lost and not outcome.state_lost else outcome
+
+    async def _settle_cancelled(self, msg_id: str) -> None:
+        """The caller gave up: interrupt the cell so the next call does not queue behind it; if
+        it does not stop within ``CANCEL_GRACE`` seconds, kill the kernel (the next call starts
+        a fresh one and says so)."""
+        km = self._km
+        try:
+            with contextlib.suppress(Exception):
+                await km.interrupt_kernel()
+            reply = await self._reply(msg_id, timeout=CANCEL_GRACE)
+        except BaseException:
+            reply = None
+            raise
+        finally:
+            if reply is None and km is not None:
+                _kill_and_reap(km)
+                self._dead = True
+                self._lost_unreported = True
 
     async def _collect(
         self,
@@ -368,6 +401,13 @@ class JupyterBackend(Backend):
         elif kind == "error":
             col.error = content
 
+    def _end_output(self, col: Collected, kind: Literal["stdout", "stderr"]) -> str:
+        """The call is over: emit the stream's tail (with what was dropped), return its text."""
+        tail, dropped = col.tail(kind)
+        if tail or dropped:
+            self.emit(OutputEvent(kind=kind, data=tail, time=time.monotonic(), skipped=dropped))
+        return col.text(kind)
+
     def _save_png(self, b64: str, index: int) -> str | None:
         assert self._workdir is not None
         try:
@@ -410,8 +450,8 @@ class JupyterBackend(Backend):
                 exit_code = 0  # exit()/quit(): the program asked to stop
         return Outcome(
             error=error,
-            stdout="".join(col.stdout),
-            stderr="".join(col.stderr),
+            stdout=self._end_output(col, "stdout"),
+            stderr=self._end_output(col, "stderr"),
             figures=tuple(col.figures),
             started_at=started_at,
             ended_at=max(started_at, ended_at),
@@ -425,14 +465,14 @@ class JupyterBackend(Backend):
     async def _after_stuck(self, col: Collected, first_line: int, sent_at: float) -> Outcome:
         """The call ignored the interrupt: restart the kernel, the state is gone."""
         ended = time.monotonic()
-        await self._restart()
+        await self.restart()
         return Outcome(
             error=ExecError(
                 type="TimeoutError",
                 message=f"the call ignored the interrupt for {self.interrupt_grace:g} s; kernel restarted",
             ),
-            stdout="".join(col.stdout),
-            stderr="".join(col.stderr),
+            stdout=self._end_output(col, "stdout"),
+            stderr=self._end_output(col, "stderr"),
             figures=tuple(col.figures),
             started_at=sent_at,
             ended_at=ended,
@@ -450,8 +490,8 @@ class JupyterBackend(Backend):
         with contextlib.suppress(Exception):
             status = await self._km.provisioner.poll()
         return Outcome(
-            stdout="".join(col.stdout),
-            stderr="".join(col.stderr),
+            stdout=self._end_output(col, "stdout"),
+            stderr=self._end_output(col, "stderr"),
             figures=tuple(col.figures),
             started_at=sent_at,
             ended_at=ended,

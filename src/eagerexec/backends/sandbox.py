@@ -18,11 +18,12 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Unpack
 
-from .._exceptions import BackendUnavailableError, UsageError
-from ._base import OutputCallback
+from .._exceptions import BackendUnavailableError
+from ._options import Limits, SandboxOptions, check_number
 from ._workerclient import WORKER_PATH, WorkerBackend, WorkerProcess, spawn_with_pipes
 
 __all__ = ["SandboxBackend"]
@@ -88,65 +89,26 @@ class SandboxBackend(WorkerBackend):
     """A persistent interpreter session inside a bubblewrap sandbox.
 
     Args:
-        memory: address-space limit in bytes (RLIMIT_AS).
-        cpu: CPU seconds for the whole session (RLIMIT_CPU).
-        processes: processes/threads of the sandbox user (RLIMIT_NPROC; binds because the
-            worker drops to ``uid`` when started as root).
-        file_size: largest file the code may write, in bytes (RLIMIT_FSIZE).
-        ro_paths: extra host paths bound read-only at the same place (data files).
-        env: extra environment variables for the sandbox (added to the allow-list).
-        uid: the unprivileged ``uid`` (and gid) to run as when started as root; None keeps root.
-        python, preload, max_output, grace, spin, on_output, timeout, workdir: see ``WorkerBackend``.
+        **options: ``SandboxOptions``: the resource limits (``LimitOptions``: memory, cpu,
+            processes, file_size; applied by the worker as rlimits, RLIMIT_NPROC binding
+            because the worker drops to ``uid`` when started as root), ``ro_paths``, ``env``,
+            ``uid``, and the worker options (``WorkerOptions``).
 
     Raises:
+        UnknownOptionError, UsageError: an unknown option, a bad value.
         BackendUnavailableError: bubblewrap or the interpreter cannot be used here.
     """
 
     name = "sandbox"
+    options_type = SandboxOptions
 
-    def __init__(
-        self,
-        *,
-        memory: int = 4 * 1024**3,
-        cpu: int = 600,
-        processes: int = 256,
-        file_size: int = 1024**3,
-        ro_paths: Sequence[str | Path] = (),
-        env: Mapping[str, str] | None = None,
-        uid: int | None = 65534,
-        python: str | Path | None = None,
-        preload: Sequence[str] = (),
-        max_output: int = 4 * 1024 * 1024,
-        grace: float = 2.0,
-        spin: float | None = None,
-        on_output: OutputCallback | None = None,
-        timeout: float | None = None,
-        workdir: str | Path | None = None,
-    ) -> None:
-        super().__init__(
-            python=python,
-            preload=preload,
-            max_output=max_output,
-            grace=grace,
-            spin=spin,
-            on_output=on_output,
-            timeout=timeout,
-            workdir=workdir,
-        )
-        for label, value in (
-            ("memory", memory),
-            ("cpu", cpu),
-            ("processes", processes),
-            ("file_size", file_size),
-        ):
-            if value < 1:
-                raise UsageError(f"sandbox: {label} must be positive, got {value}")
-        self.memory = memory
-        self.cpu = cpu
-        self.processes = processes
-        self.file_size = file_size
-        self.ro_paths = [os.path.abspath(p) for p in ro_paths]
-        self.extra_env = dict(env or {})
+    def __init__(self, **options: Unpack[SandboxOptions]) -> None:
+        super().__init__(**options)
+        self.limits = Limits.parse(self.name, options)
+        self.ro_paths = [os.path.abspath(p) for p in options.get("ro_paths", ())]
+        self.extra_env = dict(options.get("env") or {})
+        uid = options.get("uid", 65534)
+        check_number(self.name, "uid", uid, low=0, integer=True, optional=True)
         self.uid = uid if os.getuid() == 0 else None
         found = shutil.which(self.python)
         if found is None:
@@ -160,8 +122,7 @@ class SandboxBackend(WorkerBackend):
 
     def _worker_args(self) -> list[str]:
         args = super()._worker_args()
-        limits = f"as={self.memory},cpu={self.cpu},nproc={self.processes},fsize={self.file_size}"
-        args += ["--rlimit", limits]
+        args += ["--rlimit", self.limits.rlimit_argument()]
         if self.uid is not None:
             args += ["--user", f"{self.uid}:{self.uid}"]
         return args

@@ -1,0 +1,129 @@
+"""The host's half of the worker wire protocol: frames, requests, replies.
+
+Strategy: pure functions, no I/O. A frame is a 4-byte big-endian length, then a body of one type
+byte and a UTF-8 JSON object. ``encode_request`` turns an ``ExecRequest`` into an ``E`` frame;
+``split_frames`` takes the complete frames off the front of a receive buffer; ``outcome_of``
+turns an ``R`` reply (plus the call's output, collected elsewhere) into an ``Outcome``, with
+structured traceback frames that say which ones are in the program's own file.
+
+The worker (``_worker.py``) keeps its own copy of the codec: it is one stdlib-only file that runs
+under any Python >= 3.8 inside sandboxes and containers, so it cannot import this module. The two
+must agree; the worker's module docstring documents the protocol and is the reference. Fields:
+
+- request ``E``: ``i`` call id, ``src`` code, ``line`` first line, ``fig`` (only when false),
+  ``cuts`` (split_at, when any), ``idle`` (``more``, when set), ``end`` (``end``, when set: after
+  the code the worker joins non-daemon threads, runs ``atexit``, replies and exits).
+- hello ``H``: ``pid``, ``python``, ``preload_errors``.
+- reply ``R``: ``i``, ``s``/``e`` start and end (worker ``time.monotonic()``), ``err`` (type,
+  message, traceback, line, line_text, frames as [filename, line, name, source]), ``x`` exit
+  code, ``f`` figure paths, ``p`` part times.
+- interrupt (control channel, no frame): the 4-byte big-endian id of the call to interrupt.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any
+
+from ._outcome import ExecError, ExecRequest, Outcome, TracebackFrame
+
+__all__ = [
+    "PROGRAM_FILE",
+    "encode_request",
+    "error_of",
+    "interrupt_message",
+    "outcome_of",
+    "split_frames",
+]
+
+PROGRAM_FILE = "program.py"
+"""The program's file name in the session's working directory (the worker's ``__file__``)."""
+
+_HEADER = struct.Struct(">I")
+_CALL_ID = struct.Struct(">I")
+# One encoder/decoder per process: json.dumps/loads with options build a new one per call.
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+_decode = json.JSONDecoder().decode
+
+
+def encode_request(call_id: int, request: ExecRequest) -> bytes:
+    """The ``E`` frame (header included) that asks the worker to run ``request``."""
+    message: dict[str, Any] = {"i": call_id, "src": request.code, "line": request.first_line}
+    if not request.figures:
+        message["fig"] = False
+    if request.split_at:
+        message["cuts"] = list(request.split_at)
+    if request.more:
+        message["idle"] = 1
+    if request.end:
+        message["end"] = 1
+    body = b"E" + _encode(message).encode("utf-8", "surrogatepass")
+    return _HEADER.pack(len(body)) + body
+
+
+def interrupt_message(call_id: int) -> bytes:
+    """What the control channel carries to interrupt call ``call_id``."""
+    return _CALL_ID.pack(call_id & 0xFFFFFFFF)
+
+
+def split_frames(buffer: bytearray) -> list[tuple[bytes, dict[str, Any]]]:
+    """Take every complete frame off the front of ``buffer`` (in place).
+
+    Returns:
+        ``(kind, message)`` pairs in order; ``kind`` is the type byte (``b"H"``, ``b"R"``).
+    """
+    frames: list[tuple[bytes, dict[str, Any]]] = []
+    while len(buffer) >= 4:
+        (size,) = _HEADER.unpack_from(buffer)
+        if len(buffer) < 4 + size:
+            break
+        body = bytes(buffer[4 : 4 + size])
+        del buffer[: 4 + size]
+        frames.append((body[:1], _decode(body[1:].decode("utf-8", "replace"))))
+    return frames
+
+
+def error_of(err: dict[str, Any], program: str) -> ExecError:
+    """The reply's ``err`` object as an ``ExecError``; ``program`` is the program file's path as
+    the worker names it (frames in that file get ``in_program``)."""
+    return ExecError(
+        type=err["type"],
+        message=err["message"],
+        traceback=err.get("traceback", ""),
+        line=err.get("line"),
+        line_text=err.get("line_text"),
+        frames=tuple(
+            TracebackFrame(filename=f[0], line=f[1], name=f[2], source=f[3], in_program=f[0] == program)
+            for f in err.get("frames", ())
+        ),
+    )
+
+
+def outcome_of(
+    reply: dict[str, Any],
+    *,
+    program: str,
+    stdout: str,
+    stderr: str,
+    truncated: bool,
+    timed_out: bool,
+    fresh: bool,
+    state_lost: bool = False,
+) -> Outcome:
+    """An ``R`` reply and the call's collected output as the call's ``Outcome``."""
+    err = reply.get("err")
+    return Outcome(
+        error=error_of(err, program) if err is not None else None,
+        stdout=stdout,
+        stderr=stderr,
+        figures=tuple(reply.get("f") or ()),
+        started_at=reply["s"],
+        ended_at=reply["e"],
+        exit_code=reply.get("x"),
+        timed_out=timed_out,
+        state_lost=state_lost,
+        fresh_session=fresh,
+        truncated=truncated,
+        part_times=tuple((float(a), float(b)) for a, b in reply.get("p") or ()),
+    )
