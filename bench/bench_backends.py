@@ -24,8 +24,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from eagerexec.backends._base import Backend, open_backend
 from eagerexec._exceptions import BackendUnavailableError
+from eagerexec.backends._base import Backend, open_backend
 from eagerexec.backends._pool import SessionPool
 
 # name -> (backend, options); a factory per row is ``open_backend(backend, **options)``.
@@ -62,11 +62,11 @@ async def measure(factory: Callable[[], Backend], calls: int, starts: int = 5) -
     backend = factory()
     async with backend:
         for _ in range(50):
-            await backend.execute("pass")
+            await backend.run("pass")
         times = []
         for _ in range(calls):
             t0 = time.perf_counter()
-            await backend.execute("pass")
+            await backend.run("pass")
             times.append(time.perf_counter() - t0)
     return {
         "calls": calls,
@@ -88,7 +88,7 @@ async def measure_pool(name: str, takes: int = 5) -> float:
             t0 = time.perf_counter()
             session = await pool.acquire()
             times.append(time.perf_counter() - t0)
-            assert (await session.execute("x = 1")).ok  # it is started and usable
+            assert (await session.run("x = 1")).ok  # it is started and usable
             await session.aclose()
     return statistics.median(times)
 

@@ -6,7 +6,7 @@ Usage::
 
 Both sessions run in the same process at the same time and their calls alternate, so machine
 noise hits both alike. "raw" sends ``execute("pass")`` and waits for the shell reply only (no
-IOPub, no mapping); "backend" is ``JupyterBackend.execute("pass")`` (waits for IOPub idle,
+IOPub, no mapping); "backend" is ``JupyterBackend.run("pass")`` (waits for IOPub idle,
 builds the Outcome). Session start is ``start()`` to a ready kernel, measured ``--starts`` times.
 """
 
@@ -70,12 +70,12 @@ async def bench(calls: int, starts: int) -> dict[str, Any]:
         async with open_backend("jupyter") as backend:
             for _ in range(20):  # warm-up
                 await _raw_call(kc)
-                await backend.execute("pass")
+                await backend.run("pass")
             for _ in range(calls):
                 t0 = time.perf_counter()
                 await _raw_call(kc)
                 t1 = time.perf_counter()
-                outcome = await backend.execute("pass")
+                outcome = await backend.run("pass")
                 t2 = time.perf_counter()
                 assert outcome.ok, outcome
                 raw.append(t1 - t0)
