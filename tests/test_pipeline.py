@@ -17,6 +17,7 @@ from programs_util import programs
 
 import eagerexec as ee
 from eagerexec import IterableSource, ReplaySource, Session, SessionPool
+from eagerexec.backends import ExecRequest, Outcome
 from eagerexec.backends.local import LocalBackend
 
 PROGRAM = """import time
@@ -269,9 +270,9 @@ class _RecordingBackend(LocalBackend):
         super().__init__()
         self.more: list[bool] = []
 
-    async def _execute(self, source: str, **kw):  # type: ignore[no-untyped-def, override]
-        self.more.append(bool(kw.get("more")))
-        return await super()._execute(source, **kw)
+    async def execute(self, request: ExecRequest) -> Outcome:
+        self.more.append(request.more)
+        return await super().execute(request)
 
 
 @pytest.mark.parametrize(("mode", "idle_work"), [("eager", True), ("eager", False), ("serial", True)])
