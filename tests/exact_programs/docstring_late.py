@@ -1,0 +1,3 @@
+print("first")
+"""Not the docstring: a statement came first."""
+print(__doc__)

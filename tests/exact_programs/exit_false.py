@@ -1,0 +1,5 @@
+import sys
+
+print("before exit")
+sys.exit(False)
+print("never")

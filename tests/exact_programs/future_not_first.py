@@ -1,0 +1,4 @@
+print("this line must not run in serial mode")
+from __future__ import annotations
+
+print("never")

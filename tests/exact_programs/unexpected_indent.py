@@ -1,0 +1,4 @@
+print("first")
+a = 1
+    b = 2
+print("never")
