@@ -56,7 +56,7 @@ Exit status ("x"), as ``subprocess`` reports ``python prog.py``: without "end", 
 call raised ``SystemExit`` (``sys.exit``) -- None and False give 0, an int gives its low 8 bits
 (256 -> 0, -1 -> 255), anything else prints ``str(code)`` on stderr and gives 1 -- and the
 session goes on. ``os._exit(n)`` in the program: the worker replies with "x" n & 0xFF and "q",
-then really exits (output written so far is flushed first). With "end": after the code ran
+then really exits (what the program's streams still buffer is lost, as with Python). With "end": after the code ran
 (whatever it raised), the worker does what Python does at exit: waits for non-daemon threads
 (``threading._shutdown``), runs ``atexit`` handlers, flushes ``sys.stdout``/``sys.stderr`` (a
 failed stdout flush prints "Exception ignored ..." and gives 120), replies with "x" always set
@@ -97,11 +97,13 @@ are wrapped for that when ``matplotlib.figure`` is first imported (a ``sys.meta_
 only looks at that name).
 
 Known differences from ``python prog.py`` (by design or out of reach): output is flushed at the
-end of each call and before ``fork`` (Python would hold it in its buffer, lose it at
-``os._exit`` and duplicate it in a forked child); in eager mode a forked child ends with the
-call that forked it (the later calls go to the parent); on 3.7 to 3.9 an unexpected-EOF syntax
-error is reported at the last line, not the line after it (``compile()`` of a string, not the
-file reader); ``signal.getsignal(signal.SIGIO)`` is the worker's handler.
+end of each call, while waiting and before ``fork`` (Python would hold it in its buffer until
+exit, ``os._exit`` would lose it, a forked child would repeat it; in eager mode this changes the
+order against other writers to the same pipe, e.g. a subprocess); in eager mode a forked child
+ends with the call that forked it (the later calls go to the parent); the worker's channels
+(and the program file it writes) are open descriptors the program can see in /proc/self/fd;
+``signal.getsignal(signal.SIGIO)`` is the worker's handler; on 3.11 a function defined after
+the first call may recurse one frame deeper than under Python.
 """
 
 import sys
@@ -144,6 +146,7 @@ for _name in __future__.all_feature_names:
 _PREAMBLE_NAMES = frozenset(["__future__", "__doc__"] + list(__future__.all_feature_names))
 _SELF = sys._getframe().f_code.co_filename  # how this file's frames name it
 _CAN_SHIFT = hasattr(types.CodeType, "replace")  # 3.8+; 3.7 compiles behind blank lines
+_OLD_PARSER = sys.version_info < (3, 10)
 _KI_STATUS = -2 if sys.version_info >= (3, 8) else 1  # uncaught KeyboardInterrupt
 # Python's lines end at \n, \r\n or \r only (str.splitlines also splits at \f, \x1c, U+2028...).
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
@@ -167,6 +170,17 @@ _WORKER = []  # the one Worker, once built (read by the os._exit wrapper)
 
 def _split_lines(text):
     return _LINE.findall(text)
+
+
+def _as_read_from_a_file(error, last_line):
+    """Python < 3.10 reports an unexpected EOF in a file one line past its last line, with an
+    empty text (3.9: the last line's text with its first character overwritten by NUL);
+    ``compile()`` of a string reports the last line itself."""
+    if error.lineno != last_line:
+        return
+    error.lineno = last_line + 1
+    text = error.text or ""
+    error.text = "\x00" + text[1:] if sys.version_info >= (3, 9) and text else ""
 
 
 def _is_str(node):
@@ -193,6 +207,48 @@ def _exit_status(code):
     except Exception:
         text = ""
     return 1, text
+
+
+def _probe(depth=0):
+    """How much deeper than here Python lets a function recurse."""
+    try:
+        return _probe(depth + 1)
+    except RecursionError:
+        return depth
+
+
+class _Recursion:
+    """The program's recursion limit counts its own frames only, as under ``python prog.py``:
+    the real limit is raised by the depth the worker's frames take (measured once, from the
+    worker's module level, where a script's code runs, and from where the program's code runs),
+    and ``sys.getrecursionlimit``/``setrecursionlimit`` show and take the program's value."""
+
+    offset = None
+    probe = compile("measured(probe())", "<eagerexec>", "exec")
+    get = sys.getrecursionlimit
+    set = sys.setrecursionlimit
+
+    @classmethod
+    def measured(cls, depth):
+        cls.offset = max(0, _TOP - depth)
+        if cls.offset:
+            cls.set(cls.get() + cls.offset)
+            sys.getrecursionlimit = functools.wraps(cls.get)(_getrecursionlimit)
+            sys.setrecursionlimit = functools.wraps(cls.set)(_setrecursionlimit)
+
+
+def _getrecursionlimit():
+    return _Recursion.get() - (_Recursion.offset or 0)
+
+
+def _setrecursionlimit(limit):
+    if not isinstance(limit, int) or limit < 1:
+        return _Recursion.set(limit)  # Python's own error
+    return _Recursion.set(limit + (_Recursion.offset or 0))
+
+
+_probe()  # once to warm it up (3.11 counts a specialised call differently)
+_TOP = _probe()  # from module level, where the code of ``python prog.py`` runs
 
 
 class _WorkerFault(Exception):
@@ -543,10 +599,10 @@ class Worker:
             self.send(b"R", payload)
 
     def program_exit(self, status):
-        """``os._exit(status)`` in the program: report the exit as the call's result first."""
+        """``os._exit(status)`` in the program: report the exit as the call's result first
+        (what is still in the program's output buffers is lost, as with Python)."""
         if os.getpid() != self.pid or _state.replied:
             return
-        self._flush()
         now = time.monotonic()
         reply = {"i": _state.call_id, "s": _state.started, "e": now, "err": None, "x": status & 0xFF}
         reply.update({"f": [], "t": False, "q": 1})
@@ -674,6 +730,8 @@ class Worker:
         if _warned:
             self._show_warnings(delta)
         if isinstance(code, BaseException):
+            if _OLD_PARSER and code.msg == "unexpected EOF while parsing":
+                _as_read_from_a_file(code, first_line + len(_split_lines(source)) - 1)
             raise code
         self.flags |= code.co_flags & _FUTURE_MASK
         if self.beginning:
@@ -965,8 +1023,13 @@ class Worker:
                 pass
         return paths
 
+    def _measure_recursion(self):
+        """Called from ``serve`` as ``run`` is: the probe runs as deep as the program's code."""
+        exec(_Recursion.probe, {"probe": _probe, "measured": _Recursion.measured})
+
     def serve(self):
         """Answer requests until EOF or an "end" request; returns the program's exit status."""
+        self._measure_recursion()
         self.send(
             b"H",
             {
