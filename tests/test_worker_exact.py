@@ -14,6 +14,7 @@ the difference.
 from __future__ import annotations
 
 import ast
+import asyncio
 import json
 import os
 import re
@@ -269,6 +270,7 @@ print(pickle.loads(pickle.dumps(Point(3))).x, Point.__module__, Point.__qualname
 print(sys.path[0] == os.path.dirname(os.path.abspath(__file__)))
 import signal, threading
 print(threading.active_count(), signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+print([os.path.basename(a) for a in getattr(sys, "orig_argv", ["python", "program.py"])[1:]])
 '''
 
 
@@ -331,6 +333,7 @@ LIBRARIES = {
         "    def size(self):\n"
         "        return 3\n"
         "print(inspect.getsource(Thing.size), inspect.getdoc(Thing), inspect.getmodule(Thing).__name__)\n"
+        "print(inspect.getsource(Thing), getattr(Thing, '__firstlineno__', 2))\n"
     ),
 }
 
@@ -716,3 +719,41 @@ def test_internal_error_is_marked(tmp_path: Path) -> None:
         assert client.call("print('alive')\n", 1)["err"] is None  # the session goes on
     finally:
         client.close()
+
+
+# -- through the public API ------------------------------------------------------------------
+def api_run(python: str, parts: list[tuple[str, int]]) -> list[Any]:
+    """Run ``parts`` as ExecRequests on a local backend under ``python``; the last one ends the
+    program."""
+    from eagerexec import ExecRequest, open_backend
+
+    async def main() -> list[Any]:
+        outcomes = []
+        async with open_backend("local", python=python) as backend:
+            for index, (code, line) in enumerate(parts):
+                request = ExecRequest(code=code, first_line=line, end=index == len(parts) - 1)
+                outcomes.append(await backend.execute(request))
+        return outcomes
+
+    return asyncio.run(asyncio.wait_for(main(), 120))
+
+
+API_PROGRAM = (
+    "import atexit, sys, threading, time\n"
+    "atexit.register(print, 'atexit ran')\n"
+    "threading.Thread(target=lambda: (time.sleep(0.2), print('thread done'))).start()\n"
+    "print('main done')\n"
+    "sys.exit(3)\n"
+)
+
+
+@pytest.mark.parametrize("python", [PYTHONS[0], PYTHONS[1], PYTHONS[-1]])
+@pytest.mark.parametrize("mode", ["one", "many"])
+def test_public_api_ends_the_program_as_python(python: str, mode: str) -> None:
+    expected = run_python(python, API_PROGRAM)
+    assert expected.status == 3
+    outcomes = api_run(python, batches(API_PROGRAM, mode))
+    assert "".join(o.stdout for o in outcomes) == expected.stdout == "main done\nthread done\natexit ran\n"
+    assert outcomes[-1].exit_code == 3 and all(
+        o.error is None or o.error.type == "SystemExit" for o in outcomes
+    )

@@ -147,6 +147,9 @@ _PREAMBLE_NAMES = frozenset(["__future__", "__doc__"] + list(__future__.all_feat
 _SELF = sys._getframe().f_code.co_filename  # how this file's frames name it
 _CAN_SHIFT = hasattr(types.CodeType, "replace")  # 3.8+; 3.7 compiles behind blank lines
 _OLD_PARSER = sys.version_info < (3, 10)
+# 3.13+ stores a class's first line as a constant of its body (``__firstlineno__``, read by
+# inspect.getsource): code with a class is compiled behind blank lines, never shifted.
+_CLASS_LINES = sys.version_info >= (3, 13)
 _KI_STATUS = -2 if sys.version_info >= (3, 8) else 1  # uncaught KeyboardInterrupt
 # Python's lines end at \n, \r\n or \r only (str.splitlines also splits at \f, \x1c, U+2028...).
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
@@ -520,6 +523,8 @@ class Worker:
         sys.modules["__main__"] = module
         self.ns = module.__dict__
         sys.argv = [self.program]
+        if hasattr(sys, "orig_argv"):  # 3.10+: the command line, as `python program.py` has it
+            sys.orig_argv = [sys.orig_argv[0], self.program]
         sys.path[0] = self.workdir
         self.preload_errors = {}
         for name in filter(None, opts["preload"].split(",")):
@@ -703,10 +708,10 @@ class Worker:
     def _compile(self, source, first_line):
         """Compile one part with whole-program line numbers and ``__future__`` flags.
 
-        Code objects are shifted (cheap) where ``CodeType.replace`` exists; on Python 3.7, on a
-        SyntaxError (so that its line is right), and where the part must not be read as the
-        start of a file, the part is compiled behind blank lines instead, after a ``0``
-        statement in the last case: then a ``from __future__`` import is refused and a leading
+        Code objects are shifted (cheap) where ``CodeType.replace`` exists; on Python 3.7, for
+        a class on 3.13+ (see _CLASS_LINES), on a SyntaxError (so that its line is right), and
+        where the part must not be read as the start of a file, the part is compiled behind
+        blank lines instead, after a ``0`` statement in the last case: then a ``from __future__`` import is refused and a leading
         string is not a docstring, exactly as in the whole file. Compile-time warnings are
         caught and shown at their whole-program lines."""
         flags = self.flags
@@ -740,7 +745,7 @@ class Worker:
 
     def _compile_shifted(self, source, first_line, flags):
         """The code object, or the SyntaxError (raised outside any handler: no chaining)."""
-        if first_line > 1 and not _CAN_SHIFT:
+        if first_line > 1 and (not _CAN_SHIFT or (_CLASS_LINES and "class" in source)):
             return self._compile_padded("\n" * (first_line - 1) + source, flags)
         try:
             code = compile(source, self.program, "exec", flags, True)
