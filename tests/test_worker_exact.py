@@ -757,3 +757,19 @@ def test_public_api_ends_the_program_as_python(python: str, mode: str) -> None:
     assert outcomes[-1].exit_code == 3 and all(
         o.error is None or o.error.type == "SystemExit" for o in outcomes
     )
+
+
+@pytest.mark.parametrize("python", PYTHONS)
+def test_main_names_are_finalized_at_exit(python: str) -> None:
+    source = (
+        "class Noisy:\n"
+        "    def __init__(self, name):\n"
+        "        self.name = name\n"
+        "    def __del__(self):\n"
+        "        print('finalized', self.name)\n"
+        "_private = Noisy('private')\n"
+        "public = Noisy('public')\n"
+        "print('end of program')\n"
+    )
+    runs = same(python, source)
+    assert runs[0].stdout == "end of program\nfinalized private\nfinalized public\n"

@@ -845,6 +845,7 @@ class Worker:
         del error
         # What the program would exit with if it ended here (None: it did not stop).
         stop = status if status is not None else (err.pop("_status") if err is not None else None)
+        figures = self._after_call(req.get("fig", True))  # before atexit closes them
         if end:
             if stop is None:
                 stop = self.status if self.status is not None and not source.strip() else 0
@@ -852,7 +853,6 @@ class Worker:
             ended = time.monotonic()
         elif stop is not None or source.strip():
             self.status = stop
-        figures = self._after_call(req.get("fig", True))
         reply = {"i": req["i"], "s": started, "e": ended, "err": err, "x": status, "f": figures, "t": False}
         if len(parts) > 1:
             reply["p"] = times
@@ -935,7 +935,8 @@ class Worker:
     # -- the end of the program -----------------------------------------------------------
     def _end_program(self, status):
         """What Python does at exit: wait for non-daemon threads, run atexit handlers, flush
-        sys.stdout/sys.stderr. Returns the exit status (120 when stdout cannot be flushed)."""
+        sys.stdout/sys.stderr, clear ``__main__`` (``_clear_main``), flush again. Returns the
+        exit status (120 when stdout cannot be flushed)."""
         _state.running = True
         try:
             try:
@@ -946,13 +947,36 @@ class Worker:
                 atexit._run_exitfuncs()
             except BaseException:
                 pass
+            if not self._flush_std():
+                status = 120
+            self._clear_main()
         finally:
             _state.running = False
-        if not self._flush_std():
+        if not self._flush_std(False):  # Python says nothing the second time
             status = 120
         return status
 
-    def _flush_std(self):
+    def _clear_main(self):
+        """Python's last step before it exits: ``__main__`` leaves ``sys.modules`` and its names
+        are cleared (single-underscore names first, ``__builtins__`` kept), so the objects they
+        held are finalized (``__del__``) now; output that makes is flushed after."""
+        ns = self.ns
+        if sys.modules.get("__main__") is not None and sys.modules["__main__"].__dict__ is ns:
+            del sys.modules["__main__"]
+        for everything in (False, True):
+            for key in list(ns):
+                if key == "__builtins__" or (not everything and not (key[:1] == "_" and key[1:2] != "_")):
+                    continue
+                try:
+                    ns[key] = None
+                except BaseException:
+                    pass
+        try:
+            gc.collect()
+        except BaseException:
+            pass
+
+    def _flush_std(self, report=True):
         ok = True
         for name in ("stdout", "stderr"):
             stream = getattr(sys, name, None)
@@ -965,7 +989,7 @@ class Worker:
                 stream.flush()
             except Exception as exc:
                 ok = False
-                if name == "stdout":
+                if name == "stdout" and report:
                     try:
                         if sys.version_info >= (3, 13):
                             sys.stderr.write("Exception ignored on flushing sys.stdout:\n")
