@@ -221,6 +221,6 @@ def test_the_run_output_limit_keeps_head_and_tail_the_same_in_both_modes() -> No
     results = {mode: ee.run(program, mode=mode, max_output=1000) for mode in ("eager", "serial")}
     for r in results.values():
         assert r.stdout.startswith("x" * 500)
-        assert r.stdout.endswith("x" * 492 + "\nthe end\n")
+        assert r.stdout.endswith("\n" + "x" * 491 + "\nthe end\n")
         assert r.output_dropped == len("x" * 3000 + "\n") * 3 + len("the end\n") - 1000
     assert results["eager"].stdout == results["serial"].stdout
