@@ -27,9 +27,9 @@ import asyncio
 import bisect
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from .._exceptions import SourceError
 from ..backends import Backend, ExecRequest, Outcome, OutputEvent, TracebackFrame
@@ -50,15 +50,22 @@ from ._events import (
 from ._result import BatchTiming, ChunkTiming, Metrics, Result, RunError, StreamTiming
 from ._scheduler import AwaitStreamEnd, Done, FailSyntax, RunBatch, Scheduler, StopGeneration, Wait
 
-if TYPE_CHECKING:
-    from ._session import Session
-
-__all__ = ["EventCallback", "Mode", "RunState"]
+__all__ = ["EventCallback", "Mode", "RunOptions", "RunState"]
 
 Mode = Literal["eager", "serial"]
 EventCallback = Callable[[Event], None]
 
 _SYNTAX_TYPES = ("SyntaxError", "IndentationError", "TabError")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunOptions:
+    """The session's settings a run follows (see ``Session`` for each)."""
+
+    gating: bool = True
+    live_figures: bool = False
+    idle_work: bool = True
+    timeout: float | None = None
 
 
 @dataclass(slots=True)
@@ -76,7 +83,8 @@ class _ChunkRec:
 class RunState:
     """The state of one run; ``go()`` runs the producer and the executor in one TaskGroup."""
 
-    session: Session
+    options: RunOptions
+    ready: Callable[[], Awaitable[Backend]]  # the started backend (waits for its start-up)
     backend: Backend
     source: Source
     mode: Mode
@@ -105,7 +113,7 @@ class RunState:
 
     def __post_init__(self) -> None:
         self.scheduler = Scheduler(
-            mode=self.mode, gating=self.session.gating, stop_on_error=self.stop_on_error
+            mode=self.mode, gating=self.options.gating, stop_on_error=self.stop_on_error
         )
         limit = getattr(self.backend, "max_output", None) or DEFAULT_MAX_OUTPUT
         self.caps = {"stdout": OutputCap(max(2, limit)), "stderr": OutputCap(max(2, limit))}
@@ -214,7 +222,7 @@ class RunState:
             self.wake.set()
 
     async def execute(self) -> None:
-        backend = await self.session._ready()
+        backend = await self.ready()
         scheduler = self.scheduler
         while True:
             action = scheduler.next_action()
@@ -285,7 +293,7 @@ class RunState:
                 time=host_start, index=index, chunks=indices, first_line=first_line, last_line=recs[-1].chunk.end_line
             )
         )
-        figures = action.final or self.session.live_figures or backend.figures_every_call
+        figures = action.final or self.options.live_figures or backend.figures_every_call
         split_at, line = [], first_line
         for r in recs[:-1]:  # each chunk is timed on its own: where the next one starts
             line += r.chunk.code.count("\n")
@@ -296,10 +304,10 @@ class RunState:
                 ExecRequest(
                     code=code,
                     first_line=first_line,
-                    timeout=self.session.timeout,
+                    timeout=self.options.timeout,
                     figures=figures,
                     split_at=tuple(split_at),
-                    more=not action.final and self.session.idle_work,
+                    more=not action.final and self.options.idle_work,
                     end=action.final and self.last,
                 )
             )
@@ -351,7 +359,7 @@ class RunState:
             line = outcome.error.line if outcome.error else None
             base = RunError(
                 type="TimeoutError",
-                message=f"execution exceeded the {self.session.timeout}s timeout",
+                message=f"execution exceeded the {self.options.timeout}s timeout",
                 line=line,
                 origin="backend",
             )
@@ -409,7 +417,7 @@ class RunState:
         self.current_batch = self.batches[-1].index
         try:
             outcome = await backend.execute(
-                ExecRequest(code="", first_line=next_line, timeout=self.session.timeout, figures=True, end=end)
+                ExecRequest(code="", first_line=next_line, timeout=self.options.timeout, figures=True, end=end)
             )
         finally:
             self.current_batch = None

@@ -29,7 +29,7 @@ from .._exceptions import SessionBusyError, UnknownOptionError, UsageError
 from ..backends import Backend, SessionPool, open_backend
 from ..sources import Source, as_source
 from ._result import Result
-from ._run import EventCallback, Mode, RunState
+from ._run import EventCallback, Mode, RunOptions, RunState
 
 __all__ = ["Session", "SourceLike", "run", "run_async"]
 
@@ -215,7 +215,10 @@ class Session:
         _check_mode(mode)
         src = as_source(source)
         state = RunState(
-            session=self,
+            options=RunOptions(
+                gating=self.gating, live_figures=self.live_figures, idle_work=self.idle_work, timeout=self.timeout
+            ),
+            ready=self._ready,
             backend=self._backend,
             source=src,
             mode=mode,
