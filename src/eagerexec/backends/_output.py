@@ -83,11 +83,15 @@ class OutputCap:
     def take_tail(self) -> tuple[str, int]:
         """End of the stream: the tail kept after the head, and how many characters were dropped
         before it (pass both on, e.g. as one ``OutputEvent`` with ``skipped``)."""
+        if not self._tail:  # all of it went to the head (the common case)
+            return "", self.dropped
         self._trim()
         return "".join(self._tail), self.dropped
 
     def text(self) -> str:
         """Everything kept, with a marker line where characters were dropped."""
+        if not self._tail and not self.dropped:
+            return "".join(self._head)
         self._trim()
         head = "".join(self._head)
         tail = "".join(self._tail)

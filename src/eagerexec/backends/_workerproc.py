@@ -141,8 +141,9 @@ class StreamOutput:
         self.cap = OutputCap(limit)
 
     def reset(self) -> None:
-        """A new call starts: a fresh cap."""
-        self.cap = OutputCap(self.limit)
+        """A new call starts: a fresh cap (the same one when the last call wrote nothing)."""
+        if self.cap.total:
+            self.cap = OutputCap(self.limit)
 
     def feed(self, data: bytes) -> None:
         """Decode ``data``; emit the part that goes to the head."""
@@ -154,6 +155,8 @@ class StreamOutput:
 
     def finish(self) -> str:
         """The call's output is complete: emit its tail, return everything kept."""
+        if not self.cap.total:  # the common case of a silent call: nothing to do
+            return ""
         tail, dropped = self.cap.take_tail()
         if tail or dropped:
             self.emit(OutputEvent(kind=self.kind, data=tail, time=time.monotonic(), skipped=dropped))
