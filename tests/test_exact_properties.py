@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,6 +91,7 @@ def runner() -> Iterator[tuple[asyncio.Runner, Session]]:
             yield loop, session
         finally:
             loop.run(session.aclose())
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _fields(obs: Observed) -> tuple[str, str, int, str | None]:
