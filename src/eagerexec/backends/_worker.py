@@ -56,14 +56,16 @@ Exit status ("x"), as ``subprocess`` reports ``python prog.py``: without "end", 
 call raised ``SystemExit`` (``sys.exit``) -- None and False give 0, an int gives its low 8 bits
 (256 -> 0, -1 -> 255), anything else prints ``str(code)`` on stderr and gives 1 -- and the
 session goes on. ``os._exit(n)`` in the program: the worker replies with "x" n & 0xFF and "q",
-then really exits (what the program's streams still buffer is lost, as with Python). With "end": after the code ran
-(whatever it raised), the worker does what Python does at exit: waits for non-daemon threads
-(``threading._shutdown``), runs ``atexit`` handlers, flushes ``sys.stdout``/``sys.stderr`` (a
-failed stdout flush prints "Exception ignored ..." and gives 120), replies with "x" always set
-(0; 1 after an uncaught exception; -2 after an uncaught KeyboardInterrupt on Python >= 3.8; the
-SystemExit status) and "q", and exits. An "end" request whose source is empty ends the program
-with the status of the call before it (e.g. the ``sys.exit`` the host saw). EOF on IN ends the
-program the same way (threads, atexit; their output goes to fd 1/2) without a reply.
+then really exits (what the program's streams still buffer is lost, as with Python). With
+"end": figures are saved first ("f"), then the worker does what Python does at exit: waits for
+non-daemon threads (``threading._shutdown``), runs ``atexit`` handlers, flushes
+``sys.stdout``/``sys.stderr`` (a failed stdout flush prints "Exception ignored ..." and gives
+120), clears ``__main__``'s names as Python does (finalizers run), flushes again, replies with
+"x" always set (0; 1 after an uncaught exception; -2 after an uncaught KeyboardInterrupt on
+Python >= 3.8; the SystemExit status) and "q", and exits. An "end" request whose source is
+empty ends the program with the status of the call before it (e.g. the ``sys.exit`` the host
+saw). EOF on IN ends the program the same way (their output goes to fd 1/2) without a reply.
+The program's recursion limit counts its own frames only (``_Recursion``).
 
 Waiting for a request: the worker polls IN without blocking for ``--spin-us`` microseconds
 (default 0) after each reply, then blocks. Waking a sleeping process costs tens of microseconds
@@ -102,8 +104,8 @@ exit, ``os._exit`` would lose it, a forked child would repeat it; in eager mode 
 order against other writers to the same pipe, e.g. a subprocess); in eager mode a forked child
 ends with the call that forked it (the later calls go to the parent); the worker's channels
 (and the program file it writes) are open descriptors the program can see in /proc/self/fd;
-``signal.getsignal(signal.SIGIO)`` is the worker's handler; on 3.11 a function defined after
-the first call may recurse one frame deeper than under Python.
+in eager mode ``__file__`` holds the program received so far; ``sys.modules`` also lists the
+stdlib modules the worker imports; ``signal.getsignal(signal.SIGIO)`` is the worker's handler.
 """
 
 import sys
@@ -220,20 +222,31 @@ def _probe(depth=0):
         return depth
 
 
+_probe()  # once to warm it up (3.11 counts a specialised call differently)
+_TOP = _probe()  # from module level, where the code of ``python prog.py`` runs
+
+
 class _Recursion:
     """The program's recursion limit counts its own frames only, as under ``python prog.py``:
     the real limit is raised by the depth the worker's frames take (measured once, from the
     worker's module level, where a script's code runs, and from where the program's code runs),
-    and ``sys.getrecursionlimit``/``setrecursionlimit`` show and take the program's value."""
+    and ``sys.getrecursionlimit``/``setrecursionlimit`` show and take the program's value.
+    The probe goes through the very instructions the program's code goes through (``serve``
+    calls ``run``, which ``exec``s), several times: 3.11 counts a specialised call differently."""
 
     offset = None
+    depth = _TOP
     probe = compile("measured(probe())", "<eagerexec>", "exec")
     get = sys.getrecursionlimit
     set = sys.setrecursionlimit
 
     @classmethod
     def measured(cls, depth):
-        cls.offset = max(0, _TOP - depth)
+        cls.depth = depth
+
+    @classmethod
+    def apply(cls):
+        cls.offset = max(0, _TOP - cls.depth)
         if cls.offset:
             cls.set(cls.get() + cls.offset)
             sys.getrecursionlimit = functools.wraps(cls.get)(_getrecursionlimit)
@@ -250,8 +263,7 @@ def _setrecursionlimit(limit):
     return _Recursion.set(limit + (_Recursion.offset or 0))
 
 
-_probe()  # once to warm it up (3.11 counts a specialised call differently)
-_TOP = _probe()  # from module level, where the code of ``python prog.py`` runs
+_PROBE = {"i": 0, "src": "", "line": 1, "fig": False}
 
 
 class _WorkerFault(Exception):
@@ -798,6 +810,7 @@ class Worker:
 
     # -- a call ---------------------------------------------------------------------------
     def run(self, req):
+        probe = req is _PROBE
         source = req.get("src", "")
         first_line = int(req.get("line", 1))
         if not isinstance(source, str):
@@ -826,8 +839,11 @@ class Worker:
                         raise
                     except Exception as exc:
                         raise _WorkerFault(exc)
+                ns = self.ns
+                if probe:
+                    codes, ns = [_Recursion.probe], {"probe": _probe, "measured": _Recursion.measured}
                 for code in codes:
-                    exec(code, self.ns)
+                    exec(code, ns)
                     now = time.monotonic()
                     times.append([mark, now])
                     mark = now
@@ -839,6 +855,8 @@ class Worker:
         ended = time.monotonic()
         if isinstance(error, _WorkerFault):
             raise error.args[0]
+        if probe:
+            return None
         if os.getpid() != self.pid:  # a forked child finished the program's code
             self._end_child(error)
         status, err = (None, None) if error is None else self._uncaught(error, show)
@@ -1052,13 +1070,7 @@ class Worker:
                 pass
         return paths
 
-    def _measure_recursion(self):
-        """Called from ``serve`` as ``run`` is: the probe runs as deep as the program's code."""
-        exec(_Recursion.probe, {"probe": _probe, "measured": _Recursion.measured})
-
-    def serve(self):
-        """Answer requests until EOF or an "end" request; returns the program's exit status."""
-        self._measure_recursion()
+    def _hello(self):
         self.send(
             b"H",
             {
@@ -1068,13 +1080,21 @@ class Worker:
                 "preload_errors": self.preload_errors,
             },
         )
+
+    def serve(self):
+        """Answer requests until EOF or an "end" request; returns the program's exit status."""
+        probes = 4
         while True:
             try:
-                body = self.recv()
-                if body is None or body[:1] == b"Q":
-                    status = self.status if self.status is not None else 0
-                    return self._end_program(status)
-                req = _decode(body[1:].decode("utf-8", "surrogatepass"))
+                if probes:  # measure the recursion depth (see _Recursion), then serve
+                    probes -= 1
+                    req = _PROBE
+                else:
+                    body = self.recv()
+                    if body is None or body[:1] == b"Q":
+                        status = self.status if self.status is not None else 0
+                        return self._end_program(status)
+                    req = _decode(body[1:].decode("utf-8", "surrogatepass"))
                 _state.replied = False
                 _state.call_id = req.get("i", 0)
                 try:
@@ -1083,6 +1103,11 @@ class Worker:
                     now = time.monotonic()
                     reply = {"i": req.get("i"), "s": now, "e": now, "err": _internal_error(exc), "x": None}
                     reply.update({"f": [], "t": False})
+                if reply is None:  # a probe
+                    if not probes:
+                        _Recursion.apply()
+                        self._hello()
+                    continue
                 self.reply(reply)
                 if reply.get("q"):
                     return reply["x"]
