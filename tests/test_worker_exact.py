@@ -608,6 +608,7 @@ def test_syntax_error_runs_nothing_of_the_call(python: str) -> None:
     (one,) = same(python, source, ("one",))
     err = one.replies[0]["err"]
     assert err["type"] == "SyntaxError" and err["line"] == 3 and err["frames"] == []
+    assert err["traceback"].endswith("SyntaxError: " + err["message"] + "\n")
     assert not err["traceback"].startswith("Traceback") and "During handling" not in err["traceback"]
     # With cuts the whole call is compiled first too.
     with tempfile.TemporaryDirectory() as tmp:

@@ -45,7 +45,8 @@ entry). Worker -> host:
 "err" (error dict or null), "x" (exit status or null), "f" (figure paths), "t" (always false,
 kept for old hosts), "q" (present and 1 when the worker exits after this reply)}.
 
-Error dict: {"type", "message", "traceback" (as Python prints it: the program's frames only; a
+Error dict: {"type", "message" (what Python prints after the type: ``str(exc)``, a SyntaxError's
+``msg``), "traceback" (as Python prints it: the program's frames only; a
 SyntaxError raised while compiling a call has no frames and no "Traceback" header), "line",
 "line_text", "frames" ([file, line, name, source] outermost first), "printed" (the worker already
 wrote it on the program's stderr: with "show", or when the program set its own
@@ -937,8 +938,8 @@ class Worker:
         if isinstance(exc, SyntaxError) and exc.filename == self.program:
             line = exc.lineno
             line_text = (exc.text or "").strip() or None
-        try:
-            message = str(exc)
+        try:  # what Python prints after the type (a SyntaxError's str() adds "(file, line N)")
+            message = exc.msg if isinstance(exc, SyntaxError) and isinstance(exc.msg, str) else str(exc)
         except Exception:
             message = "<unprintable %s>" % type(exc).__name__
         return {
