@@ -55,6 +55,8 @@ _WORKER = ("local", "sandbox", "docker")
 _SYNTAX_PROGRAMS = ("future_not_first", "return_outside", "syntax_error_middle", "unexpected_indent")
 _XFAIL_ROWS: list[tuple[tuple[str, ...], tuple[str, ...], str, str, str]] = [
     (("excepthook",), _WORKER, "*", "*", "sys.excepthook is not called for an uncaught error: the traceback is reported"),
+    (("frames_view", "print_stack"), _WORKER, "*", "*", "the worker's own frames are on the program's stack (f_back, inspect.stack(), print_stack)"),
+    (("sys_flags",), _WORKER, "*", "*", "the worker runs with -B (sys.flags.dont_write_bytecode) and an absolute sys.argv[0]"),
     (("fork_child",), _WORKER, "eager", "slow", "a forked child's output is lost when the call that forked ends"),
     (_SYNTAX_PROGRAMS, _WORKER, "serial", "*", "the SyntaxError message carries ' (program.py, line N)' (str(exc), not exc.msg)"),
     (_SYNTAX_PROGRAMS, _WORKER, "eager", "*", "exit status 0 after a syntax error in eager mode (python: 1)"),
@@ -80,8 +82,8 @@ XFAIL: dict[tuple[str, str, str, str], str] = {
 
 # Differences by design, one line each in README ("Exactness: where backends differ").
 TRACEBACK = "jupyter: tracebacks are IPython's (its layout, cell file names), no program frames"
-MAIN = "jupyter: the kernel's own __main__ (no __file__, IPython's warning filters, argv, input transformer)"
-END = "jupyter: the kernel outlives the program: no atexit, non-daemon threads not joined"
+MAIN = "jupyter: the kernel's own __main__ (no __file__, IPython's warning filters, argv, flags, frames, input transformer)"
+END = "jupyter: the kernel outlives the program: no atexit, non-daemon threads not joined, no finalizers"
 LOOP = "jupyter: the kernel runs an event loop: asyncio.run() refuses to start"
 EXCEPTHOOK = "jupyter: IPython shows errors itself: sys.excepthook is not called"
 STDIN = "jupyter: no stdin: input() raises StdinNotImplementedError"
@@ -111,6 +113,11 @@ BY_DESIGN: dict[tuple[str, str], tuple[frozenset[str], str]] = {
         ("syntax_warning", "jupyter"): (["stderr"], MAIN),
         ("u2028_strings", "jupyter"): (["stderr"], MAIN),
         ("unittest_main", "jupyter"): (["status", "stderr", "stdout"], MAIN),
+        ("cwd_files", "jupyter"): (["stdout"], MAIN),
+        ("frames_view", "jupyter"): (["stdout"], MAIN),
+        ("print_stack", "jupyter"): (["stdout"], MAIN),
+        ("sys_flags", "jupyter"): (["stdout"], MAIN),
+        ("finalizer_at_exit", "jupyter"): (["stdout"], END),
         ("atexit_handlers", "jupyter"): (["stderr", "stdout"], END),
         ("atexit_after_error", "jupyter"): (["frames", "stderr", "stdout"], END),
         ("thread_nondaemon", "jupyter"): (["stdout"], END),

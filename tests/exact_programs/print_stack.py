@@ -1,0 +1,5 @@
+import sys
+import traceback
+
+traceback.print_stack(file=sys.stdout)
+print(len(traceback.extract_stack()))
