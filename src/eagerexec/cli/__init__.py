@@ -18,6 +18,7 @@ from ._errors import EagerGroup
 from ._model import model_command
 from ._replay import replay_command
 from ._run import run_command
+from ._serve import serve_command
 
 
 @click.group(cls=EagerGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,5 +33,6 @@ main.add_command(model_command)
 main.add_command(demo_command)
 main.add_command(replay_command)
 main.add_command(run_command)
+main.add_command(serve_command)
 
 __all__ = ["main"]
