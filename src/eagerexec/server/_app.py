@@ -25,7 +25,7 @@ from ._config import ServerConfig
 from ._connection import Connection
 from ._manager import LimitReached, SessionManager
 from ._openapi import openapi_schema
-from ._protocol import CLOSE_LIMIT, error_message
+from ._protocol import CLOSE_GOING_AWAY, CLOSE_LIMIT, error_message
 
 __all__ = ["create_app"]
 
@@ -91,15 +91,20 @@ def create_app(config: ServerConfig | None = None, *, manager: SessionManager | 
             return _http_error(503 if exc.kind == "Draining" else 429, exc.kind, str(exc))
         return JSONResponse(result.to_dict())
 
+    async def deny(ws: WebSocket, response: JSONResponse, close_code: int) -> None:
+        if "websocket.http.response" in ws.scope.get("extensions", {}):
+            await ws.send_denial_response(response)
+        else:
+            await ws.close(close_code)
+
     async def stream(ws: WebSocket) -> None:
         token = authorize(ws.headers)
         if token is None:
-            if "websocket.http.response" in ws.scope.get("extensions", {}):
-                await ws.send_denial_response(
-                    _http_error(401, "Unauthorized", "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
-                )
-            else:
-                await ws.close(_CLOSE_POLICY)
+            unauthorized = _http_error(401, "Unauthorized", "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
+            await deny(ws, unauthorized, _CLOSE_POLICY)
+            return
+        if manager.draining:
+            await deny(ws, _http_error(503, "Draining", "the server is shutting down: no new sessions"), CLOSE_GOING_AWAY)
             return
         await ws.accept()
         try:
