@@ -12,6 +12,7 @@ from __future__ import annotations
 import click
 
 from ._bench import bench_command
+from ._chat import chat_command
 from ._chunks import chunks_command
 from ._demo import demo_command
 from ._errors import EagerGroup
@@ -28,6 +29,7 @@ def main() -> None:
 
 
 main.add_command(bench_command)
+main.add_command(chat_command)
 main.add_command(chunks_command)
 main.add_command(model_command)
 main.add_command(demo_command)

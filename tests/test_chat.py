@@ -1,0 +1,174 @@
+"""`eager chat` against the loopback OpenAI-compatible server: the agent loop end to end."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from openai_server import OpenAIServer, Script
+
+from eagerexec.cli import main
+
+
+@pytest.fixture
+def server() -> Iterator[OpenAIServer]:
+    with OpenAIServer() as s:
+        yield s
+
+
+@pytest.fixture(autouse=True)
+def _no_env_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+
+
+def chat(server: OpenAIServer, *args: str) -> Result:
+    return CliRunner().invoke(
+        main, ["chat", "--model", "m", "--base-url", server.base_url, *args], catch_exceptions=False
+    )
+
+
+SPLITS = ["whole", "chars", "random"]
+
+
+def split(text: str, how: str, seed: int = 0) -> list[str]:
+    if how == "whole":
+        return [text]
+    if how == "chars":
+        return list(text)
+    rng = random.Random(seed)
+    out, i = [], 0
+    while i < len(text):
+        n = rng.randint(1, 7)
+        out.append(text[i : i + n])
+        i += n
+    return out
+
+
+def tool_call(code: str, how: str = "whole", **kw: object) -> Script:
+    return Script(tool_args=split(json.dumps({"code": code}), how), **kw)  # type: ignore[arg-type]
+
+
+def messages(server: OpenAIServer, n: int) -> list[dict[str, object]]:
+    return server.requests[n].body["messages"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("how", SPLITS)
+def test_tool_calls_keep_state_across_turns(server: OpenAIServer, how: str) -> None:
+    server.push(
+        tool_call("x = 6 * 7\nprint('x is', x)\n", how),
+        tool_call("import math\nprint(x + 1, math.floor(2.5))", how),
+        Script(content=split("The answer is 43.", how)),
+    )
+    res = chat(server, "--once", "compute")
+    assert res.exit_code == 0, res.output
+    assert "The answer is 43." in res.output
+    second = messages(server, 1)
+    assert second[-1]["role"] == "tool" and second[-1]["content"] == "x is 42"
+    assert second[-2]["role"] == "assistant" and second[-2]["tool_calls"]  # type: ignore[index]
+    assert messages(server, 2)[-1]["content"] == "43 2"
+    assert server.requests[0].body["tools"][0]["function"]["name"] == "run_python"
+
+
+def test_error_stops_the_stream_and_reaches_the_model(server: OpenAIServer) -> None:
+    code = "y = 1\nprint('before')\n1 / 0\n" + "print('never')\n" * 40
+    pieces = split(json.dumps({"code": code}), "random")
+    server.push(
+        Script(tool_args=pieces, delay=0.02),
+        tool_call("print('y still', y)"),
+        Script(content=["Done: division by zero fixed."]),
+    )
+    res = chat(server, "--once", "go")
+    assert res.exit_code == 0, res.output
+    first = server.requests[0]
+    assert first.done.wait(5)
+    assert not first.completed  # the model's stream was closed early
+    assert first.pieces_sent < len(pieces) // 2
+    result = messages(server, 1)[-1]["content"]
+    assert isinstance(result, str)
+    assert "before" in result and "ZeroDivisionError: division by zero" in result
+    assert "line 3: 1 / 0" in result and "never" not in result
+    assert messages(server, 2)[-1]["content"] == "y still 1"
+
+
+def test_fenced_code_runs_and_output_is_the_next_message(server: OpenAIServer) -> None:
+    server.push(
+        Script(content=split("Let me compute.\n```python\nz = [1, 2, 3]\nprint(sum(z))\n```\n", "chars")),
+        Script(content=split("```python\nprint(len(z))\n```", "random")),
+        Script(content=["Sum 6, length 3."]),
+    )
+    res = chat(server, "--once", "sum")
+    assert res.exit_code == 0, res.output
+    assert messages(server, 1)[-1] == {"role": "user", "content": "Output of your code:\n6"}
+    assert messages(server, 2)[-1] == {"role": "user", "content": "Output of your code:\n3"}
+
+
+def test_max_turns_ends_the_loop_with_status_1(server: OpenAIServer) -> None:
+    server.push(*(tool_call(f"print({i})") for i in range(3)))
+    res = chat(server, "--once", "--max-turns", "2", "loop")
+    assert res.exit_code == 1
+    assert "--max-turns 2" in res.output
+    assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize("status", [401, 500])
+def test_refused_request_one_line_transcript_kept(server: OpenAIServer, tmp_path: Path, status: int) -> None:
+    save = tmp_path / "chat.jsonl"
+    server.push(tool_call("a = 5\nprint(a)"), Script(status=status, error_message="nope"), Script(status=status))
+    res = chat(server, "--once", "--save", str(save), "go")
+    assert res.exit_code == 1
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("eager: error: HTTP ") and str(status) in lines[0]
+    saved = [json.loads(line) for line in save.read_text().splitlines()]
+    assert [m["role"] for m in saved] == ["system", "user", "assistant", "tool"]
+    assert saved[-1]["content"] == "5"
+
+
+def test_dropped_stream_is_one_line_and_exit_1(server: OpenAIServer) -> None:
+    server.push(Script(content=["Thinking ", "about ", "it"], drop_after=2))
+    res = chat(server, "--once", "go")
+    assert res.exit_code == 1
+    assert len(res.stderr.strip().splitlines()) == 1 and "eager: error:" in res.stderr
+
+
+def test_save_and_resume_rebuild_the_state(server: OpenAIServer, tmp_path: Path) -> None:
+    save = tmp_path / "chat.jsonl"
+    server.push(tool_call("secret = 'kept'\nopen('f.txt', 'w').write('file')"), Script(content=["Stored."]))
+    assert chat(server, "--once", "--save", str(save), "store").exit_code == 0
+    server.push(tool_call("print(secret)"), Script(content=["It was kept."]))
+    res = chat(server, "--once", "--resume", str(save), "--save", str(save), "what was it?")
+    assert res.exit_code == 0, res.output
+    assert "re-ran 1 code blocks" in res.output
+    assert messages(server, 3)[-1]["content"] == "kept"
+    roles = [json.loads(line)["role"] for line in save.read_text().splitlines()]
+    assert roles == ["system", "user", "assistant", "tool", "assistant", "user", "assistant", "tool", "assistant"]
+
+
+def test_the_key_never_reaches_the_program(server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")
+    server.push(
+        tool_call("import os\nprint(os.environ.get('OPENAI_API_KEY'))"),
+        Script(content=["ok"]),
+    )
+    res = chat(server, "--once", "env")
+    assert res.exit_code == 0, res.output
+    assert server.requests[0].headers["authorization"] == "Bearer sk-test-secret"
+    assert messages(server, 1)[-1]["content"] == "None"
+
+
+def test_json_output(server: OpenAIServer) -> None:
+    server.push(tool_call("print('hi')"), Script(content=["bye"]))
+    res = chat(server, "--once", "--json", "x")
+    assert res.exit_code == 0
+    out = json.loads(res.output)
+    assert out["ended"] == "answer" and out["turns"][0]["runs"][0]["stdout"] == "hi\n"
+    assert out["messages"][-1] == {"role": "assistant", "content": "bye"}
+
+
+def test_usage_errors(server: OpenAIServer) -> None:
+    res = chat(server, "--once")
+    assert res.exit_code == 2 and "--once needs a PROMPT" in res.stderr
