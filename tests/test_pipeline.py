@@ -234,8 +234,12 @@ def test_figures_are_captured_once_in_their_final_state(mode: str) -> None:
 
 
 def test_live_figures_capture_after_every_batch() -> None:
-    pieces = _slow(_lines(PLOT), 0.15)
-    r = arun(one(IterableSource(pieces), live_figures=True, preload=("matplotlib.pyplot",)))
+    async def main() -> ee.Result:
+        async with Session("local", live_figures=True, preload=("matplotlib.pyplot",)) as s:
+            await s.backend.start()  # started before the first line arrives, whatever the load
+            return await s.run(IterableSource(_slow(_lines(PLOT), 0.15)))
+
+    r = arun(main())
     assert r.ok and len(r.batches) > 3
     assert len(r.figures) > 2  # intermediate states too
 

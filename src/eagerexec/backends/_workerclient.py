@@ -70,6 +70,7 @@ class WorkerBackend(Backend):
         self.worker_pid: int | None = None
         self.hello: dict[str, Any] = {}
         self._proc: WorkerProcess | None = None
+        self._starting: asyncio.Future[None] | None = None  # the start-up concurrent callers share
         self._watch: ExitWatch | None = None
         self._buf = bytearray()
         self._pending: asyncio.Future[dict[str, Any] | None] | None = None
@@ -124,8 +125,16 @@ class WorkerBackend(Backend):
 
     # -- the contract ---------------------------------------------------------------------
     async def start(self) -> None:
-        """Start the session (idempotent)."""
+        """Start the session (idempotent; concurrent callers share one start-up)."""
         self._check_open()
+        if self._started:
+            return
+        starting = self._starting
+        if starting is None or starting.done():
+            starting = self._starting = asyncio.ensure_future(self._start_once())
+        await asyncio.shield(starting)
+
+    async def _start_once(self) -> None:
         if self._started:
             return
         if self.workdir is None:
@@ -166,6 +175,10 @@ class WorkerBackend(Backend):
         if self._closed:
             return
         self._closed = True
+        starting = self._starting
+        if starting is not None and not starting.done():
+            starting.cancel()  # a start-up still running kills the worker it was spawning
+            await asyncio.wait([starting])
         try:
             await self._shutdown()
         finally:
@@ -211,6 +224,13 @@ class WorkerBackend(Backend):
         if result is None:
             output = (self._out.finish() + self._err.finish()).strip()[-2000:]
             await self._shutdown()
+            if not output:  # say why all the same: how it ended
+                code = proc.process.returncode
+                output = (
+                    f"it exited with status {code} and printed nothing (is it a Python interpreter?)"
+                    if code is not None and code >= 0
+                    else f"it was killed by signal {-code}" if code is not None else "it did not answer"
+                )
             raise SessionDiedError(f"{self.name}: the worker did not start ({self.python}): {output}")
         self.hello = result
         self.worker_pid = result.get("pid")
