@@ -483,17 +483,27 @@ def test_plain_view_reads_the_events(way: int) -> None:
 
 
 @pytest.mark.parametrize("way", [0, 1, 2], ids=["whole", "by-char", "random"])
-def test_live_view_marks_lines_from_the_events(way: int) -> None:
+def test_live_view_streams_everything_into_the_scrollback(way: int) -> None:
     from rich.console import Console
 
     from eagerexec.cli._render import LiveView
+    from eagerexec.pipeline._events import OutputReceived
 
-    view = LiveView()
-    view.console = Console(file=io.StringIO(), width=100, height=40, force_terminal=False)
-    for event in synthetic_events(splits(VIEW_PROGRAM, 11)[way]):
+    console = Console(file=io.StringIO(), width=100, height=20, force_terminal=False)
+    view = LiveView(console)
+    view.begin("eager · test")
+    events = synthetic_events(splits(VIEW_PROGRAM, 11)[way])
+    lines = [OutputReceived(time=1.0, stream="stdout", text=f"row {i}\n", batch=0) for i in range(40)]
+    for event in [*events[:-3], *lines, *events[-3:]]:
         view(event)
-    view.console.print(view)
-    shown = view.console.file.getvalue()  # type: ignore[attr-defined]
-    assert shown.count("✓") == 5  # every line of the five ran in the call that succeeded
+    view.interrupted()
+    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    for n, row in enumerate(VIEW_PROGRAM.splitlines(), 1):  # each call's code, when it starts
+        assert f"{n:4d} │ {row}" in shown
+    rows = [line for line in shown.splitlines() if line.startswith("row ")]
+    assert rows == [f"row {i}" for i in range(40)]  # all of it, in order, not the last few lines
+    assert "8.0\n" in shown and "1234 characters dropped" in shown and "\ntail\n" in shown
     assert "state lost: the session was restarted" in shown
-    assert "8.0" in shown and "1234 characters dropped" in shown
+    assert "generation stopped: the program exited (3)" in shown
+    assert "interrupted: eager · test: stopped after" in shown
+    assert view.t.text == VIEW_PROGRAM

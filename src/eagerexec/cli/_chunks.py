@@ -7,14 +7,13 @@ Exit status: 1 when the program holds a syntax error, else 0.
 
 from __future__ import annotations
 
-import json
 import sys
 from importlib import resources
 
 import click
 
 from ..chunker import Chunk, Chunker
-from ._errors import fail, read_source
+from ._errors import dumps, fail, read_source
 
 
 def _load(file: str | None, example: bool) -> tuple[str, str]:
@@ -65,7 +64,7 @@ def chunks_command(file: str | None, example: bool, as_json: bool) -> None:
     chunks.extend(chunker.close())
     if as_json:
         for chunk in chunks:
-            click.echo(json.dumps(chunk_dict(chunk)))
+            click.echo(dumps(chunk_dict(chunk), indent=None))
         return
     total = len(text)
     for n, chunk in enumerate(chunks, 1):

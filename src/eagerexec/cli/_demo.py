@@ -14,7 +14,7 @@ from importlib import resources
 import click
 
 from ._render import make_view
-from ._replay import RATE, backend_options, check_backend, replay_modes, report
+from ._replay import RATE, backend_options, check_backend, output_options, replay_modes, report
 
 __all__ = ["demo_command"]
 
@@ -24,8 +24,15 @@ __all__ = ["demo_command"]
 @click.option("--backend", default="local", show_default=True, help="local, sandbox, docker or jupyter.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object {runs: {mode: RUN}}.")
 @click.option("--timeline", default=None, metavar="PNG", help="Write a timeline picture.")
-def demo_command(tps: float, backend: str, as_json: bool, timeline: str | None) -> None:
-    """Replay the bundled demo program serially, then eagerly, and show the time saved."""
+@output_options
+def demo_command(
+    tps: float, backend: str, as_json: bool, timeline: str | None, max_output: int, timeout: float | None
+) -> None:
+    """Replay the bundled demo program serially, then eagerly, and show the time saved.
+
+    Exit status: the eager run's, as `python` would give it; 2 for usage errors; 130 after
+    Ctrl-C.
+    """
     check_backend(backend)
     text = resources.files("eagerexec").joinpath("examples/demo.py").read_text(encoding="utf-8")
     workdir = tempfile.mkdtemp(prefix="eager-demo-")
@@ -35,13 +42,13 @@ def demo_command(tps: float, backend: str, as_json: bool, timeline: str | None) 
         click.echo(
             f"Replaying examples/demo.py at {tps:g} tokens/s on the {backend} backend (files in {workdir})"
         )
-    results = replay_modes(
+    runs = replay_modes(
         text,
         modes=("serial", "eager"),
         tps=tps,
         ttft=0.0,
         backend=backend,
         view=view,
-        options=backend_options(None, workdir),
+        options=backend_options(None, workdir, max_output=max_output, timeout=timeout),
     )
-    report(results, as_json=as_json, timeline=timeline, live=live, tps=tps)
+    report(runs, as_json=as_json, timeline=timeline, live=live, tps=tps)

@@ -18,7 +18,7 @@ import click
 
 from .._exceptions import UsageError
 from ..model import Prediction, estimate_from_run, predict, source_profile
-from ._errors import Number, read_source
+from ._errors import Number, dumps, read_source
 from ._errors import fail as _fail
 
 __all__ = ["model_command"]
@@ -116,7 +116,7 @@ def model_command(
         _fail(str(exc))
     if as_json:
         out = {"file": str(file), "prediction": prediction.to_dict(), "notes": notes}
-        click.echo(json.dumps(out, indent=2))
+        click.echo(dumps(out))
     elif sys.stdout.isatty():
         _print_rich(prediction, notes)
     else:

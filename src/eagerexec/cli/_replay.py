@@ -9,29 +9,38 @@ Exit status (a drop-in for ``python FILE``): ``program_status`` of the run, i.e.
 syntax error, a timeout or a dead interpreter included), 0 otherwise. With ``--mode both`` the
 status is the *eager* run's (the mode a drop-in runs); serial's is in the summary and the JSON,
 and when the two differ a one-line ``eager: warning:`` says so on stderr. 2 is a usage error.
+
+Ctrl-C (SIGINT, handled by the event loop: ``_errors.interruptible``) cancels the run within
+the session's interrupt: generation stops, the running statement is interrupted, the session
+closes (worker reaped, temporary files removed); the output so far, the summary of the runs
+that finished (``--json``: their records and the interrupted run's partial one) are printed and
+the status is 130. ``--max-output`` (the run's one head-and-tail output limit) and
+``--timeout`` (per statement) go to the ``Session``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import click
 
 from .._exceptions import BackendError, UnknownBackendError, UsageError
 from ..backends._base import BACKENDS
+from ..backends._output import DEFAULT_MAX_OUTPUT
 from ..pipeline._events import Event
 from ..pipeline._result import Result
 from ..pipeline._session import Session
-from ..sources import ReplaySource, Source
-from ._errors import Number, fail, read_source
-from ._render import LiveView, PlainView, make_view, show_error, summary
+from ..sources import ReplaySource
+from ._errors import INTERRUPTED_STATUS, Count, Number, dumps, fail, interruptible, read_source
+from ._render import LiveView, PlainView, Tracker, interrupted_note, make_view, show_error, summary
 
 __all__ = [
     "BACKEND_CHOICES",
+    "Runs",
     "exit_status",
     "program_status",
     "replay_command",
@@ -41,42 +50,126 @@ __all__ = [
 
 BACKEND_CHOICES = ("local", "sandbox", "docker", "jupyter")
 
-RATE = Number(0.0, min_open=True)
-"""``--tps``: a finite rate > 0."""
-DELAY = Number(0.0)
-"""``--ttft``: finite seconds >= 0."""
+RATE = Number(0.0, min_open=True, max=1e9)
+"""``--tps``: a finite rate > 0 (at most a billion tokens per second)."""
+DELAY = Number(0.0, max=3600.0)
+"""``--ttft``: finite seconds in [0, 3600]."""
+TIMEOUT = Number(0.0, min_open=True, max=1e7)
+"""``--timeout``: finite seconds > 0."""
+MAX_OUTPUT = Count(2)
+"""``--max-output``: characters, at least 2 (one of head, one of tail)."""
 
 
-def check_backend(backend: str) -> None:
-    """Exit 2 with one line when ``backend`` is not a backend name."""
+def output_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``--max-output`` and ``--timeout`` options (``replay``, ``run``, ``demo``)."""
+    f = click.option(
+        "--timeout",
+        type=TIMEOUT,
+        default=None,
+        metavar="SECONDS",
+        help="Time limit of each execution call (a statement, or the statements run together; "
+        "serial mode: the whole program): interrupt it after SECONDS, then kill and restart the "
+        "interpreter if it does not stop (reported as a lost state). [no limit]",
+    )(f)
+    return click.option(
+        "--max-output",
+        "max_output",
+        type=MAX_OUTPUT,
+        default=DEFAULT_MAX_OUTPUT,
+        show_default=True,
+        metavar="CHARS",
+        help="Characters of stdout (and of stderr) kept per run: the first and the last half; "
+        "what lies between is dropped and counted. Same in serial and eager mode, on every backend.",
+    )(f)
+
+
+def check_backend(backend: str, python: str | None = None) -> None:
+    """Exit 2 with one line when ``backend`` is not a backend name or does not take ``--python``."""
     if backend not in BACKENDS:
         fail(str(UnknownBackendError(f"unknown backend {backend!r} (known: {', '.join(sorted(BACKENDS))})")))
+    if python and backend == "jupyter":
+        fail(
+            "--python does not apply to the jupyter backend: its kernel runs the program "
+            "(use --backend local, sandbox or docker to choose an interpreter)"
+        )
 
 
-def backend_options(python: str | None, workdir: str | None = None) -> dict[str, Any]:
+def backend_options(
+    python: str | None,
+    workdir: str | None = None,
+    *,
+    max_output: int | None = None,
+    timeout: float | None = None,
+) -> dict[str, Any]:
+    """The ``Session`` options of the command line (only those given)."""
     opts: dict[str, Any] = {}
     if python:
         opts["python"] = python
     if workdir:
         opts["workdir"] = workdir
+    if max_output is not None:
+        opts["max_output"] = max_output
+    if timeout is not None:
+        opts["timeout"] = timeout
     return opts
 
 
-async def _run_one(
-    backend: str,
-    mode: str,
-    make_source: Callable[[], Source],
-    view: LiveView | PlainView | None,
-    stop_on_error: bool,
-    options: dict[str, Any],
-) -> Result:
-    on_event: Callable[[Event], None] | None = view
+def open_session(backend: str, options: Mapping[str, Any], **session: Any) -> Session:
+    """A ``Session`` of ``backend`` with the command line's ``options``; one line when refused.
+
+    Raises:
+        UsageError: an option the backend does not take.
+    """
     try:
-        session = Session(backend, mode=mode, stop_on_error=stop_on_error, on_event=on_event, **options)  # type: ignore[arg-type]
-    except TypeError as exc:  # a backend that does not take an option the CLI passes (e.g. --python)
+        return Session(backend, **session, **options)
+    except TypeError as exc:  # a backend that does not take an option the CLI passes
         raise UsageError(f"the {backend} backend: {exc}") from exc
-    async with session:
-        return await session.run(make_source())
+
+
+@dataclass(slots=True, kw_only=True)
+class Runs:
+    """The runs of a command: those that finished, and the one Ctrl-C stopped (if any)."""
+
+    results: dict[str, Result] = field(default_factory=dict)
+    current: tuple[str, Tracker] | None = None
+    """The mode running now and what it has shown so far."""
+    interrupted: bool = False
+
+    def partial(self) -> dict[str, Any] | None:
+        """The JSON record of the interrupted run, or None."""
+        if not self.interrupted or self.current is None:
+            return None
+        mode, tracker = self.current
+        return tracker.partial(mode)
+
+
+async def _replay_all(
+    text: str,
+    runs: Runs,
+    *,
+    modes: tuple[str, ...],
+    tps: float,
+    ttft: float,
+    backend: str,
+    stop_on_error: bool,
+    view: LiveView | PlainView | None,
+    options: Mapping[str, Any],
+) -> None:
+    for mode in modes:
+        title = f"{mode} · {backend} · {tps:g} tok/s"
+        tracker = Tracker(title)
+        on_event: Callable[[Event], None] = view if view is not None else tracker.feed
+        session = open_session(backend, options, mode=mode, stop_on_error=stop_on_error, on_event=on_event)
+        if view is not None:
+            view.begin(title)
+            tracker = view.t
+        runs.current = (mode, tracker)
+        async with session:
+            result = await session.run(ReplaySource(text, tps=tps, ttft=ttft))
+        runs.results[mode] = result
+        runs.current = None
+        if view is not None:
+            view.end(result)
 
 
 def replay_modes(
@@ -89,36 +182,37 @@ def replay_modes(
     stop_on_error: bool = True,
     view: LiveView | PlainView | None = None,
     options: dict[str, Any] | None = None,
-) -> dict[str, Result]:
+) -> Runs:
     """Replay ``text`` once per mode, each on a fresh session; exits 2 on usage/backend errors.
 
+    Ctrl-C stops the running mode (its session closed, its worker reaped, its temporary files
+    removed) and the modes after it; the view says where it stopped.
+
     Returns:
-        mode -> Result, in the order run.
+        The finished runs (mode -> Result, in the order run) and whether Ctrl-C stopped them.
     """
-    check_backend(backend)
-    results: dict[str, Result] = {}
-    for mode in modes:
-        if view is not None:
-            view.begin(f"{mode} · {backend} · {tps:g} tok/s")
-        try:
-            result = asyncio.run(
-                _run_one(
-                    backend,
-                    mode,
-                    lambda: ReplaySource(text, tps=tps, ttft=ttft),
-                    view,
-                    stop_on_error,
-                    options or {},
-                )
-            )
-        except (UsageError, BackendError) as exc:
-            if isinstance(view, LiveView):
-                view.stop()
-            fail(str(exc))
-        results[mode] = result
-        if view is not None:
-            view.end(result)
-    return results
+    check_backend(backend, (options or {}).get("python"))
+    runs = Runs()
+    work = _replay_all(
+        text,
+        runs,
+        modes=modes,
+        tps=tps,
+        ttft=ttft,
+        backend=backend,
+        stop_on_error=stop_on_error,
+        view=view,
+        options=options or {},
+    )
+    try:
+        runs.interrupted = asyncio.run(interruptible(work)).interrupted
+    except (UsageError, BackendError) as exc:
+        if isinstance(view, LiveView):
+            view.stop()
+        fail(str(exc))
+    if runs.interrupted and view is not None:
+        view.interrupted()
+    return runs
 
 
 def program_status(result: Result) -> int:
@@ -159,30 +253,38 @@ def write_timeline(results: dict[str, Result], path: str) -> None:
         fail(f"cannot write {path}: {exc.strerror or exc}")
 
 
-def runs_json(results: dict[str, Result], tps: float | None = None) -> str:
-    runs = {}
-    for mode, r in results.items():
+def runs_json(runs: Runs, tps: float | None = None) -> str:
+    """The ``--json`` document: ``{"runs": {mode: RUN}}``, and ``"interrupted"`` (the partial
+    record of the run Ctrl-C stopped) when there was one. Always valid JSON."""
+    out: dict[str, Any] = {"runs": {}}
+    for mode, r in runs.results.items():
         d = r.to_dict()
         if d.get("tps") is None:
             d["tps"] = tps
-        runs[mode] = d
-    return json.dumps({"runs": runs}, indent=2)
+        out["runs"][mode] = d
+    if runs.interrupted:
+        out["interrupted"] = runs.partial() or {}
+    return dumps(out)
 
 
-def report(
-    results: dict[str, Result], *, as_json: bool, timeline: str | None, live: bool, tps: float | None = None
-) -> None:
-    """Print the JSON or the summary, write the timeline, and exit with the runs' status."""
+def report(runs: Runs, *, as_json: bool, timeline: str | None, live: bool, tps: float | None = None) -> None:
+    """Print the JSON or the summary, write the timeline, and exit with the runs' status
+    (130 after Ctrl-C)."""
+    results = runs.results
     if as_json:
-        click.echo(runs_json(results, tps))
+        click.echo(runs_json(runs, tps))
         for r in results.values():
             show_error(r, sys.stderr)
-    else:
+        if runs.interrupted and runs.current is not None:
+            click.echo(f"eager: {interrupted_note(runs.current[1])}", err=True)
+    elif results:
         summary(results, rich=live)
-    if timeline:
+    if timeline and results:
         write_timeline(results, timeline)
         if not as_json:
             click.echo(f"timeline written to {timeline}")
+    if runs.interrupted:
+        sys.exit(INTERRUPTED_STATUS)
     note = disagreement(results)
     if note is not None:
         click.echo(f"eager: warning: {note}", err=True)
@@ -205,6 +307,7 @@ def report(
 @click.option("--continue-on-error", is_flag=True, help="Keep generating after an error.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object {runs: {mode: RUN}}.")
 @click.option("--timeline", default=None, metavar="PNG", help="Write a timeline picture.")
+@output_options
 def replay_command(
     file: str,
     tps: float,
@@ -215,19 +318,22 @@ def replay_command(
     continue_on_error: bool,
     as_json: bool,
     timeline: str | None,
+    max_output: int,
+    timeout: float | None,
 ) -> None:
     """Replay FILE as a model stream at --tps and run it serially and/or eagerly.
 
     Exit status: the one `python FILE` would give (its sys.exit status; 1 when it raised; 0
     otherwise); with --mode both, the eager run's (a warning says when serial's differs);
-    2 for usage or backend errors.
+    2 for usage or backend errors; 130 after Ctrl-C (the output so far and the summary of the
+    finished runs are printed).
     """
     text = read_source(file)
-    check_backend(backend)
+    check_backend(backend, python)
     modes = ("serial", "eager") if mode == "both" else (mode,)
     live = not as_json and sys.stdout.isatty()
     view = None if as_json else make_view(live)
-    results = replay_modes(
+    runs = replay_modes(
         text,
         modes=modes,
         tps=tps,
@@ -235,6 +341,6 @@ def replay_command(
         backend=backend,
         stop_on_error=not continue_on_error,
         view=view,
-        options=backend_options(python),
+        options=backend_options(python, max_output=max_output, timeout=timeout),
     )
-    report(results, as_json=as_json, timeline=timeline, live=live, tps=tps)
+    report(runs, as_json=as_json, timeline=timeline, live=live, tps=tps)

@@ -1,0 +1,114 @@
+"""The pydantic-ai capability with pydantic-ai's own FunctionModel streaming scripted tool calls."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator
+
+import pytest
+
+pytest.importorskip("pydantic_ai")
+
+from pydantic_ai import Agent
+from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart, ToolReturnPart
+from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
+
+from eagerexec.integrations.pydantic_ai import EagerPython
+
+SPLITS = ["whole", "chars", "random"]
+
+
+def split(text: str, how: str) -> list[str]:
+    if how == "whole":
+        return [text]
+    if how == "chars":
+        return list(text)
+    rng = random.Random(7)
+    out, i = [], 0
+    while i < len(text):
+        n = rng.randint(1, 9)
+        out.append(text[i : i + n])
+        i += n
+    return out
+
+
+class Scripted:
+    """A FunctionModel stream function: one scripted response per model request."""
+
+    def __init__(self, *turns: str | tuple[str, str], how: str = "whole", delay: float = 0.0) -> None:
+        self.turns = list(turns)
+        self.how = how
+        self.delay = delay
+        self.seen: list[list[ModelMessage]] = []
+        self.sent: list[int] = []  # pieces yielded per turn
+        self.totals: list[int] = []
+
+    async def __call__(self, messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str | DeltaToolCalls]:
+        self.seen.append(list(messages))
+        turn = self.turns[len(self.seen) - 1]
+        self.sent.append(0)
+        if isinstance(turn, str):
+            self.totals.append(1)
+            self.sent[-1] += 1
+            yield turn
+            return
+        call_id, code = turn
+        pieces = split(json.dumps({"code": code}), self.how)
+        self.totals.append(len(pieces))
+        for k, piece in enumerate(pieces):
+            first = k == 0
+            yield {0: DeltaToolCall(name="run_python" if first else None, json_args=piece, tool_call_id=call_id if first else None)}
+            self.sent[-1] += 1
+            if self.delay:
+                await asyncio.sleep(self.delay)
+
+
+def tool_return(messages: list[ModelMessage]) -> str:
+    parts = [p for p in messages[-1].parts if isinstance(p, ToolReturnPart)]
+    assert len(parts) == 1
+    return str(parts[0].content)
+
+
+@pytest.mark.parametrize("how", SPLITS)
+def test_state_persists_across_tool_calls_and_final_answer(how: str) -> None:
+    script = Scripted(
+        ("c1", "import math\nx = 6 * 7\nprint('x is', x)\n"),
+        ("c2", "print(x + 1, math.floor(2.5))"),
+        "The answer is 43.",
+        how=how,
+    )
+    agent = Agent(FunctionModel(stream_function=script), capabilities=[EagerPython()])
+    result = agent.run_sync("compute")
+    assert result.output == "The answer is 43."
+    assert tool_return(script.seen[1]) == "x is 42"
+    assert tool_return(script.seen[2]) == "43 2"
+
+
+def test_error_stops_the_response_early_and_reaches_the_model() -> None:
+    code = "y = 1\nprint('before')\n1 / 0\n" + "print('never')\n" * 40
+    script = Scripted(("c1", code), ("c2", "print('y is', y)"), "fixed", how="random", delay=0.005)
+    agent = Agent(FunctionModel(stream_function=script), capabilities=[EagerPython()])
+    result = agent.run_sync("go")
+    assert result.output == "fixed"
+    assert script.sent[0] < script.totals[0] // 2  # the model's stream was closed early
+    back = tool_return(script.seen[1])
+    assert back.startswith("before\n") and "ZeroDivisionError: division by zero" in back
+    assert "line 3: 1 / 0" in back and "never" not in back
+    assert tool_return(script.seen[2]) == "y is 1"
+    # the cut call in the history carries valid arguments: the code received
+    first = result.all_messages()[1]
+    assert isinstance(first, ModelResponse)
+    call = first.parts[0]
+    assert isinstance(call, ToolCallPart)
+    assert json.loads(str(call.args))["code"].startswith("y = 1\nprint('before')\n1 / 0\n")
+
+
+def test_each_run_has_its_own_session() -> None:
+    script = Scripted(("c1", "secret = 1\nprint(secret)"), "done", ("c2", "print('secret' in dir())"), "done")
+    agent = Agent(FunctionModel(stream_function=script), capabilities=[EagerPython()])
+    agent.run_sync("one")
+    agent.run_sync("two")
+    assert tool_return(script.seen[1]) == "1"
+    assert tool_return(script.seen[3]) == "False"
