@@ -224,3 +224,18 @@ def test_the_run_output_limit_keeps_head_and_tail_the_same_in_both_modes() -> No
         assert r.stdout.endswith("\n" + "x" * 491 + "\nthe end\n")
         assert r.output_dropped == len("x" * 3000 + "\n") * 3 + len("the end\n") - 1000
     assert results["eager"].stdout == results["serial"].stdout
+
+
+def test_outputs_are_records_the_same_in_both_modes() -> None:
+    # across stdout and stderr the order is the pipes' (as for `python prog.py | ...`): only
+    # each stream's own order is asserted
+    program = "import sys\nprint('a')\nprint('b', file=sys.stderr)\nprint('c')\nprint('d')\n"
+    results = {mode: ee.run(program, mode=mode) for mode in ("eager", "serial")}
+    for r in results.values():
+        for stream in ("stdout", "stderr"):
+            text = "".join(o.data["text/plain"] for o in r.outputs if o.type == stream)
+            assert text == getattr(r, stream)
+        assert {"type": "stderr", "data": {"text/plain": "b\n"}} in r.to_dict()["outputs"]
+    only_stdout = {mode: ee.run("for i in range(3):\n    print(i)\nprint('x')\n", mode=mode) for mode in ("eager", "serial")}
+    assert only_stdout["eager"].outputs == only_stdout["serial"].outputs
+    assert [o.type for o in only_stdout["eager"].outputs] == ["stdout"]

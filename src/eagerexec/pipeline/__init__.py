@@ -17,7 +17,7 @@ from ._events import (
     StateLost,
 )
 from ._repair import RepairReport, repair_run
-from ._result import BatchTiming, ChunkTiming, Metrics, Result, RunError, StreamTiming
+from ._result import BatchTiming, ChunkTiming, Metrics, OutputRecord, Result, RunError, StreamTiming
 from ._scheduler import Scheduler
 from ._session import Session, SourceLike, run, run_async
 
@@ -32,6 +32,7 @@ __all__ = [
     "GenerationStopped",
     "Metrics",
     "OutputReceived",
+    "OutputRecord",
     "RepairReport",
     "Result",
     "RunError",

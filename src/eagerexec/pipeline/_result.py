@@ -24,6 +24,7 @@ __all__ = [
     "BatchTiming",
     "ChunkTiming",
     "Metrics",
+    "OutputRecord",
     "Result",
     "RunError",
     "StreamTiming",
@@ -189,6 +190,26 @@ class Metrics:
         return {"t_gen": self.t_gen, "ttft": self.ttft, "nel": self.nel, "e2el": self.e2el}
 
 
+OutputType = Literal["stdout", "stderr", "display", "result", "figure"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutputRecord:
+    """One piece of the program's output, in program order, as a MIME bundle (Jupyter's model).
+
+    ``type``: ``stdout``/``stderr`` (``data`` holds ``text/plain``), ``figure`` (``image/png``
+    holds the PNG's path), ``display`` (``display(obj)``) and ``result`` (the value of a top-level
+    expression, notebook mode): their bundles as the object rendered them (``text/plain`` always;
+    ``text/html``, ``image/png`` as base64, ...). Consecutive text of one stream is one record.
+    """
+
+    type: OutputType
+    data: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "data": dict(self.data)}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Result:
     """Everything a run produced; nothing computed is ever dropped, even on failure.
@@ -210,6 +231,8 @@ class Result:
             after a timeout): variables and imports of earlier statements are gone.
         output_dropped: characters of stdout and stderr dropped by the output limit (the head
             and the tail of each stream are kept).
+        outputs: every output in program order as ``OutputRecord`` MIME bundles (the same list in
+            serial and eager mode); past the output limit, the kept tails come last.
     """
 
     mode: Mode
@@ -228,6 +251,7 @@ class Result:
     tps: float | None = None
     state_lost: bool = False
     output_dropped: int = 0
+    outputs: tuple[OutputRecord, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -249,6 +273,7 @@ class Result:
             "exit_code": self.exit_code,
             "stopped_early": self.stopped_early,
             "state_lost": self.state_lost,
+            "outputs": [o.to_dict() for o in self.outputs],
             "output_dropped": self.output_dropped,
             "metrics": self.metrics.to_dict(),
             "timeline": {

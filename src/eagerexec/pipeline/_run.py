@@ -29,11 +29,11 @@ import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from .._exceptions import SourceError
 from ..backends import Backend, ExecRequest, Outcome, OutputEvent, TracebackFrame
-from ..backends._output import DEFAULT_MAX_OUTPUT, OutputCap
+from ..backends._output import DEFAULT_MAX_OUTPUT, OutputCap, drop_marker
 from ..chunker import Chunk, Chunker
 from ..sources import ReplaySource, Source, count_tokens
 from ._events import (
@@ -47,7 +47,7 @@ from ._events import (
     RunFinished,
     StateLost,
 )
-from ._result import BatchTiming, ChunkTiming, Metrics, Result, RunError, StreamTiming
+from ._result import BatchTiming, ChunkTiming, Metrics, OutputRecord, Result, RunError, StreamTiming
 from ._scheduler import AwaitStreamEnd, Done, FailSyntax, RunBatch, Scheduler, StopGeneration, Wait
 
 __all__ = ["EventCallback", "Mode", "RunOptions", "RunState"]
@@ -110,6 +110,7 @@ class RunState:
     ended: bool = False  # the end-of-program call was made
     alive: bool = True  # the session's interpreter survived the last call
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    records: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # outputs, in order
 
     def __post_init__(self) -> None:
         self.scheduler = Scheduler(
@@ -134,16 +135,33 @@ class RunState:
         """Backend output, live: through the run's output limit, then to the observer."""
         t = self.now()
         if event.kind == "figure":
+            self.records.append(("figure", {"image/png": event.data}))
             self.emit(OutputReceived(time=t, stream="figure", text=event.data, batch=self.current_batch))
             return
         cap = self.caps[event.kind]
         skipped_before = cap.dropped
         live = cap.feed(event.data, event.skipped)
         if live:
+            self.record_text(event.kind, live)
             self.emit(OutputReceived(time=t, stream=event.kind, text=live, batch=self.current_batch))
         elif cap.dropped > skipped_before and not skipped_before:
             # the run's limit is reached: say so once, live; the tail comes with the result
             self.emit(OutputReceived(time=t, stream=event.kind, text="", batch=self.current_batch, skipped=cap.dropped))
+
+    def record_text(self, stream: str, text: str) -> None:
+        records = self.records
+        if records and records[-1][0] == stream:
+            records[-1][1]["text/plain"] += text
+        else:
+            records.append((stream, {"text/plain": text}))
+
+    def outputs(self) -> tuple[OutputRecord, ...]:
+        """The records in program order; past the limit, each stream's kept tail comes last."""
+        for stream, cap in self.caps.items():
+            if cap.dropped:
+                tail, dropped = cap.take_tail()
+                self.records.append((stream, {"text/plain": drop_marker(dropped) + tail}))
+        return tuple(OutputRecord(type=kind, data=data) for kind, data in self.records)  # type: ignore[arg-type]
 
     def fail(self, error: RunError) -> None:
         if self.error is None:
@@ -499,6 +517,7 @@ class RunState:
             tps=tps,
             state_lost=self.state_lost,
             output_dropped=dropped,
+            outputs=self.outputs(),
             extra={"t0_monotonic": self.t0, "stopped_at": self.stop_time},
         )
 
