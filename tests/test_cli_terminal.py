@@ -323,3 +323,24 @@ def test_chunks_json_lines_are_strict_json(flood: Path) -> None:
     assert res.exit_code == 0
     kinds = [strict_json(line)["kind"] for line in res.stdout.splitlines()]
     assert kinds[:2] == ["import", "statement"]
+
+
+# -- exit statuses: the one python would give -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("print('ok')\n", 0), ("import sys\nsys.exit(4)\n", 4), ("raise ValueError('x')\n", 1)],
+)
+def test_run_exits_as_python_would(code: str, status: int, server: OpenAIServer) -> None:
+    text = f"```python\n{code}```\n"
+    server.push(Script(content=[text[i : i + 5] for i in range(0, len(text), 5)]))
+    res = invoke("run", "x", "--model", "m", "--base-url", server.base_url, "--api-key", "k", "--json")
+    assert res.exit_code == status, res.output
+    assert strict_json(res.stdout)["runs"]["eager"]["exit_code"] == (4 if status == 4 else None)
+
+
+def test_replay_summary_says_what_the_output_limit_dropped(flood: Path) -> None:
+    res = invoke("replay", str(flood), "--tps", "2000", "--max-output", "100")
+    assert res.exit_code == 0
+    assert "output limit: characters dropped between head and tail: serial " in res.stdout

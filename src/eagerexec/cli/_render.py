@@ -469,6 +469,11 @@ def summary(results: Mapping[str, Result], *, rich: bool = False) -> None:
             + f", E2EL {s.e2el - e.e2el:.3f}s"
             + (f" ({e2el:.1f}%)" if e2el is not None else "")
         )
+    dropped = [f"{mode} {r.output_dropped}" for mode, r in results.items() if r.output_dropped]
+    if dropped:
+        note += ("\n" if note else "") + (
+            f"output limit: characters dropped between head and tail: {', '.join(dropped)} (--max-output)"
+        )
     if rich:
         from rich.console import Console
         from rich.table import Table
