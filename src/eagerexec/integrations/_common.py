@@ -194,6 +194,7 @@ class CodeToolSession:
         self._calls: dict[str, ToolCall] = {}
         self._last: asyncio.Task[Any] | None = None
         self._anon = 0
+        self._delivered: set[str] = set()
 
     async def __aenter__(self) -> Self:
         await self.session.__aenter__()
@@ -225,13 +226,15 @@ class CodeToolSession:
             raw: the pieces are the code itself, not JSON arguments ``{"code": ...}``.
 
         Returns:
-            The ``ToolCall`` to ``feed`` and ``end``. A call id seen before returns its call.
+            The ``ToolCall`` to ``feed`` and ``end``. A call id seen before returns its call,
+            unless its result was already delivered by ``result`` (then a new call starts).
         """
         if call_id is None:
             self._anon += 1
             call_id = f"eagerexec-{self._anon}"
         call = self._calls.get(call_id)
-        if call is None:
+        if call is None or call_id in self._delivered:
+            self._delivered.discard(call_id)  # an id reused by a later call (fake models do)
             call = ToolCall(self, call_id, raw=raw, after=self._last)
             self._calls[call_id] = call
             self._last = call._task
@@ -259,14 +262,16 @@ class CodeToolSession:
         Raises:
             KeyError: no such call was streamed and no ``code`` was given.
         """
-        call = self._calls.get(call_id) if call_id is not None else None
+        call = self._calls.get(call_id) if call_id is not None and call_id not in self._delivered else None
         if call is None:
             if code is None:
                 raise KeyError(call_id)
             call = self.begin(call_id, raw=True)
             call.feed(code)
         call.end()
-        return await call.wait()
+        result = await call.wait()
+        self._delivered.add(call.call_id)
+        return result
 
     async def run_code(self, code: str) -> Result:
         """Run complete code as one call (after the calls already begun)."""

@@ -1,0 +1,154 @@
+"""The OpenAI Agents SDK adapter with the SDK's own ScriptedModel streaming exact Responses events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+pytest.importorskip("agents")
+
+from agents import Agent, ModelSettings, set_tracing_disabled
+from agents.models.interface import ModelTracing
+from agents.testing.model import ModelCall, ModelStep, ScriptedModel
+from openai.types.responses import (
+    ResponseFunctionCallArgumentsDeltaEvent,
+    ResponseFunctionToolCall,
+    ResponseOutputMessage,
+    ResponseOutputText,
+)
+
+from eagerexec.integrations.openai_agents import EagerPython
+
+set_tracing_disabled(True)  # no trace export (it would need the network)
+
+SPLITS = ["whole", "chars", "random"]
+
+
+def split(text: str, how: str) -> list[str]:
+    if how == "whole":
+        return [text]
+    if how == "chars":
+        return list(text)
+    rng = random.Random(3)
+    out, i = [], 0
+    while i < len(text):
+        n = rng.randint(1, 9)
+        out.append(text[i : i + n])
+        i += n
+    return out
+
+
+async def base_events(output: list[Any]) -> list[Any]:
+    """The SDK's own normalized stream for ``output`` (one arguments delta per call)."""
+    model = ScriptedModel([ModelStep(output=output)])
+    stream = model.stream_response(
+        None, "x", ModelSettings(), [], None, [], ModelTracing.DISABLED,
+        previous_response_id=None, conversation_id=None, prompt=None,
+    )
+    return [e async for e in stream]
+
+
+class Stream:
+    """A ``ModelStep.stream`` factory: the SDK's events, the arguments delta split into pieces."""
+
+    def __init__(self, output: list[Any], how: str, delay: float = 0.0) -> None:
+        self.output, self.how, self.delay = output, how, delay
+        self.sent = 0
+        self.total = 0
+        self.calls: list[ModelCall] = []
+
+    async def __call__(self, call: ModelCall) -> AsyncIterator[Any]:
+        self.calls.append(call)
+        events: list[Any] = []
+        for e in await base_events(self.output):
+            if isinstance(e, ResponseFunctionCallArgumentsDeltaEvent):
+                events += [e.model_copy(update={"delta": p}) for p in split(e.delta, self.how)]
+            else:
+                events.append(e)
+        self.total = len(events)
+        for e in events:
+            yield e
+            self.sent += 1
+            if self.delay:
+                await asyncio.sleep(self.delay)
+
+
+def code_call(call_id: str, code: str) -> ResponseFunctionToolCall:
+    return ResponseFunctionToolCall(
+        type="function_call", call_id=call_id, name="run_python", arguments=json.dumps({"code": code}), id=f"fc_{call_id}"
+    )
+
+
+def text(answer: str) -> ResponseOutputMessage:
+    return ResponseOutputMessage(
+        id="msg", type="message", role="assistant", status="completed",
+        content=[ResponseOutputText(type="output_text", text=answer, annotations=[])],
+    )
+
+
+def outputs(call: ModelCall) -> dict[str, str]:
+    """The function_call_output items the model was sent, by call id."""
+    items = call.input if isinstance(call.input, list) else []
+    return {i["call_id"]: i["output"] for i in items if isinstance(i, dict) and i.get("type") == "function_call_output"}
+
+
+def run(steps: list[Stream | ModelStep], prompt: str = "go") -> tuple[Any, ScriptedModel, EagerPython]:
+    model = ScriptedModel([ModelStep.stream(s) if isinstance(s, Stream) else s for s in steps])
+
+    async def go() -> tuple[Any, EagerPython]:
+        async with EagerPython() as eager:
+            agent = Agent(name="coder", model=model, tools=[eager.tool])
+            return await eager.run(agent, prompt), eager
+
+    result, eager = asyncio.run(go())
+    return result, model, eager
+
+
+@pytest.mark.parametrize("how", SPLITS)
+def test_state_persists_across_tool_calls_and_final_answer(how: str) -> None:
+    s1 = Stream([code_call("c1", "import math\nx = 6 * 7\nprint('x is', x)\n")], how)
+    s2 = Stream([code_call("c2", "print(x + 1, math.floor(2.5))")], how)
+    s3 = Stream([text("The answer is 43.")], how)
+    result, _, eager = run([s1, s2, s3])
+    assert result.final_output == "The answer is 43."
+    assert outputs(s2.calls[0])["c1"] == "x is 42"
+    assert outputs(s3.calls[0])["c2"] == "43 2"
+    assert eager.cuts == 0
+
+
+def test_error_cancels_the_response_and_reaches_the_model() -> None:
+    code = "y = 1\nprint('before')\n1 / 0\n" + "print('never')\n" * 40
+    s1 = Stream([code_call("c1", code)], "random", delay=0.005)
+    s2 = Stream([code_call("c2", "print('y is', y)")], "whole")
+    s3 = Stream([text("fixed")], "whole")
+    result, _, eager = run([s1, s2, s3])
+    assert result.final_output == "fixed"
+    assert eager.cuts == 1
+    assert s1.sent < s1.total // 2  # the model's stream was closed early
+    back = outputs(s2.calls[0])["c1"]
+    assert back.startswith("before\n") and "ZeroDivisionError: division by zero" in back
+    assert "line 3: 1 / 0" in back and "never" not in back
+    assert outputs(s3.calls[0])["c2"] == "y is 1"
+    cut = next(i for i in s2.calls[0].input if isinstance(i, dict) and i.get("type") == "function_call")
+    assert json.loads(cut["arguments"])["code"].startswith("y = 1\nprint('before')\n1 / 0\n")
+
+
+def test_tool_works_without_streaming() -> None:
+    model = ScriptedModel([[code_call("c1", "print(2 + 2)")], [text("4")]])
+
+    async def go() -> Any:
+        from agents import Runner
+
+        async with EagerPython() as eager:
+            agent = Agent(name="coder", model=model, tools=[eager.tool])
+            return await Runner.run(agent, "add")
+
+    result = asyncio.run(go())
+    assert result.final_output == "4"
+    items = model.calls[1].input
+    assert outputs(model.calls[1])["c1"] == "4", items
