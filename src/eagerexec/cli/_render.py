@@ -391,6 +391,12 @@ class LiveView:
         if t.state_lost:
             status.append("   state lost", style="bold yellow")
         parts.append(status)
+        # one screen line each, a little short of the width: the terminal's echo of ^C (after the
+        # last line) must not wrap, or the area would no longer be erased where it is
+        width = max(self.console.width - 3, 20)
+        for part in parts:
+            part.no_wrap = True
+            part.truncate(width, overflow="ellipsis")
         return Group(*parts)
 
     # -- the end -------------------------------------------------------------------------------
