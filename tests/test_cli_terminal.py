@@ -344,3 +344,50 @@ def test_replay_summary_says_what_the_output_limit_dropped(flood: Path) -> None:
     res = invoke("replay", str(flood), "--tps", "2000", "--max-output", "100")
     assert res.exit_code == 0
     assert "output limit: characters dropped between head and tail: serial " in res.stdout
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pseudo-terminal test")
+def test_ctrl_c_typed_on_a_terminal_stops_the_live_view(tmp_path: Path) -> None:
+    """A real terminal: ^C typed on it signals the whole foreground group; the live view's run
+    stops, the output so far stays in the scrollback, and eager exits 130."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    prog = tmp_path / "ticks.py"
+    prog.write_text(
+        "import time\nfor i in range(5):\n    print('tick', i, flush=True)\n    time.sleep(0.05)\n"
+        "time.sleep(60)\nprint('never')\n"
+    )
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: eager on the terminal
+        os.execv(sys.executable, [sys.executable, "-m", "eagerexec.cli", "replay", str(prog), "--tps", "200", "--mode", "eager"])
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    screen, sent = b"", None
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if ready:
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:  # the child closed the terminal
+                    break
+                if not data:
+                    break
+                screen += data
+            if sent is None and b"tick 4" in screen:
+                os.write(fd, b"\x03")
+                sent = time.monotonic()
+        _, wait_status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    assert sent is not None, screen.decode(errors="replace")
+    took = time.monotonic() - sent
+    assert os.waitstatus_to_exitcode(wait_status) == 130
+    assert took < 5
+    text = screen.decode(errors="replace")
+    assert all(f"tick {i}" in text for i in range(5))
+    assert "interrupted: eager · local" in text and "Traceback" not in text
