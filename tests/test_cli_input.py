@@ -192,3 +192,10 @@ def test_bad_input_from_a_real_process_is_one_line(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.startswith("eager: error: ") and proc.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(("option", "value"), [("--tps", "1e300"), ("--tps", "5,0"), ("--timeout", "1e300")])
+def test_bench_numbers_are_in_range(option: str, value: str, tmp_path: Path) -> None:
+    res = invoke("bench", "bundled", "--out", str(tmp_path / "out"), option, value)
+    one_line(res, option)
+    assert not (tmp_path / "out").exists()  # refused before anything ran
