@@ -167,13 +167,13 @@ class Tracker:
         }
 
 
-def interrupted_note(tracker: Tracker) -> str:
-    """The line that says where Ctrl-C stopped a run."""
+def interrupted_note(tracker: Tracker, kept: str = "the output so far is above") -> str:
+    """The line that says where Ctrl-C stopped a run, and where what it did is (``kept``)."""
     ready, done = tracker.counts()
     where = f"{tracker.title}: " if tracker.title else ""
     return (
         f"interrupted: {where}stopped after {time.monotonic() - tracker.t0:.2f}s, {ready} chunk(s) generated, "
-        f"{done} run; the output so far is above"
+        f"{done} run; {kept}"
     )
 
 

@@ -56,6 +56,8 @@ DELAY = Number(0.0, max=3600.0)
 """``--ttft``: finite seconds in [0, 3600]."""
 TIMEOUT = Number(0.0, min_open=True, max=1e7)
 """``--timeout``: finite seconds > 0."""
+JSON_KEPT = "what it did is in the JSON's 'interrupted' record"
+"""Where an interrupted ``--json`` run's output went (the end of its one-line note)."""
 MAX_OUTPUT = Count(2)
 """``--max-output``: characters, at least 2 (one of head, one of tail)."""
 
@@ -276,7 +278,7 @@ def report(runs: Runs, *, as_json: bool, timeline: str | None, live: bool, tps: 
         for r in results.values():
             show_error(r, sys.stderr)
         if runs.interrupted and runs.current is not None:
-            click.echo(f"eager: {interrupted_note(runs.current[1])}", err=True)
+            click.echo(f"eager: {interrupted_note(runs.current[1], JSON_KEPT)}", err=True)
     elif results:
         summary(results, rich=live)
     if timeline and results:

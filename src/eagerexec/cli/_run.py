@@ -28,6 +28,7 @@ from ..sources._openai import DEFAULT_SYSTEM_FENCE, DEFAULT_SYSTEM_TOOL
 from ._errors import INTERRUPTED_STATUS, dumps, fail, interruptible
 from ._render import LiveView, PlainView, Tracker, interrupted_note, make_view, show_error, summary
 from ._replay import (
+    JSON_KEPT,
     Runs,
     backend_options,
     check_backend,
@@ -102,7 +103,7 @@ def _interrupted(runs: Runs, view: LiveView | PlainView | None, *, as_json: bool
         out["interrupted"] = runs.partial() or {}
         click.echo(dumps(out))
         if tracker is not None:
-            click.echo(f"eager: {interrupted_note(tracker)}", err=True)
+            click.echo(f"eager: {interrupted_note(tracker, JSON_KEPT)}", err=True)
     else:
         if tracker is not None and tracker.text.strip():
             click.echo("--- program so far ---")
