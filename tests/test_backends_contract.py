@@ -34,7 +34,15 @@ from eagerexec.backends._options import (
     cpu_count,
     option_names,
 )
-from eagerexec.backends._wire import PROGRAM_FILE, encode_request, interrupt_message, split_frames
+from eagerexec.backends._wire import (
+    FLUSH_MESSAGE,
+    PROGRAM_FILE,
+    WORKER_ERROR,
+    encode_request,
+    error_of,
+    interrupt_message,
+    split_frames,
+)
 from eagerexec.backends._workerclient import WorkerBackend
 from eagerexec.backends._workerproc import ExitWatch
 
@@ -324,6 +332,71 @@ def test_cancelled_start_leaves_no_process() -> None:
     assert children() - before == set()
 
 
+# -- errors and output as Python shows them ----------------------------------------------------
+@pytest.mark.parametrize("name", WORKERS)
+def test_uncaught_error_is_printed_once_when_asked(name: str) -> None:
+    async def body(b: Backend) -> None:
+        shown = await b.run("import sys\nprint('before', file=sys.stderr)\n1/0\n", show_traceback=True)
+        assert shown.error is not None and shown.error.printed and shown.error.type == "ZeroDivisionError"
+        assert shown.stderr.startswith("before\nTraceback (most recent call last):\n")
+        assert shown.stderr.endswith("ZeroDivisionError: division by zero\n")
+        assert shown.stderr.count("ZeroDivisionError") == 1 and shown.error.traceback in shown.stderr
+        quiet = await b.run("1/0\n", first_line=4)
+        assert quiet.error is not None and not quiet.error.printed and quiet.stderr == ""
+        assert "ZeroDivisionError" in quiet.error.traceback
+        # the program's own hook is called as Python calls it (shown or not), and only it prints
+        hook = "sys.excepthook = lambda t, e, tb: print('hook saw', t.__name__, file=sys.stderr)\n"
+        hooked = await b.run(hook + "[][0]\n", first_line=5, show_traceback=True)
+        assert hooked.error is not None and hooked.error.printed and hooked.stderr == "hook saw IndexError\n"
+        again = await b.run("{}['k']\n", first_line=7)
+        assert again.error is not None and again.error.printed and again.stderr == "hook saw KeyError\n"
+
+    in_session(name, body)
+
+
+@pytest.mark.parametrize("name", WORKERS)
+def test_worker_failure_is_not_the_programs_error(name: str) -> None:
+    async def body(b: Backend) -> None:
+        await b.run("x = 41\n")
+        broken = await b.execute(ExecRequest(code="x += 1\n", first_line="two"))  # type: ignore[arg-type]
+        assert broken.error is not None and broken.error.internal and broken.error.type == WORKER_ERROR
+        assert broken.survived and broken.error.frames == ()
+        after = await b.run("print(x)\n", first_line=2)  # nothing ran, the session goes on
+        assert after.ok and after.stdout == "41\n"
+
+    in_session(name, body)
+
+
+STREAMED = (
+    "import os, time\n"
+    "print('ready')\n"  # block-buffered on a pipe: only a flush request sends it now
+    "deadline = time.monotonic() + 20\n"
+    "while not os.path.exists('go') and time.monotonic() < deadline:\n"
+    "    time.sleep(0.01)\n"
+    "print('released' if os.path.exists('go') else 'never released')\n"
+)
+
+
+@pytest.mark.parametrize("name", WORKERS)
+def test_long_call_output_streams_while_it_runs(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The host asks the worker to flush while a call runs: the program waits for a file that
+    the host creates only once it has seen the program's first (buffered) line."""
+    monkeypatch.delenv("PYTHONUNBUFFERED", raising=False)  # the program's stdout buffers, as usual
+    where: dict[str, Path] = {}
+
+    def on_output(event: Any) -> None:
+        if event.kind == "stdout" and "ready" in event.data:
+            (where["workdir"] / "go").touch()
+
+    async def body(b: Backend) -> None:
+        assert isinstance(b, WorkerBackend) and b.workdir is not None
+        where["workdir"] = b.workdir
+        out = await b.run(STREAMED)
+        assert out.ok and out.stdout == "ready\nreleased\n"
+
+    in_session(name, body, on_output=on_output)
+
+
 # -- traceback frames --------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["local", "jupyter"])
 def test_frames_say_which_are_in_the_program(name: str) -> None:
@@ -348,12 +421,42 @@ def test_program_path_is_one_attribute() -> None:
 
 # -- the wire codec ----------------------------------------------------------------------------
 def test_requests_map_every_field() -> None:
-    frame = encode_request(7, ExecRequest(code="x", first_line=3, figures=False, split_at=(4,), more=True, end=True))
-    frames = split_frames(bytearray(frame))
-    assert frames == [(b"E", {"i": 7, "src": "x", "line": 3, "fig": False, "cuts": [4], "idle": 1, "end": 1})]
+    request = ExecRequest(
+        code="x", first_line=3, figures=False, split_at=(4,), more=True, end=True, show_traceback=True
+    )
+    frames = split_frames(bytearray(encode_request(7, request)))
+    assert frames == [
+        (b"E", {"i": 7, "src": "x", "line": 3, "fig": False, "cuts": [4], "idle": 1, "end": 1, "show": 1})
+    ]
     plain = split_frames(bytearray(encode_request(1, ExecRequest(code="y"))))
     assert plain == [(b"E", {"i": 1, "src": "y", "line": 1})]
     assert interrupt_message(2**32 + 5) == (5).to_bytes(4, "big")
+    assert FLUSH_MESSAGE == interrupt_message(0)  # id 0: flush the program's output now
+
+
+def test_errors_say_printed_and_internal() -> None:
+    program = "/work/program.py"
+    shown = error_of(
+        {
+            "type": "ZeroDivisionError",
+            "message": "division by zero",
+            "traceback": "Traceback ...",
+            "line": 2,
+            "line_text": "1/0",
+            "frames": [[program, 2, "<module>", "1/0"]],
+            "printed": True,
+        },
+        program,
+    )
+    assert shown.printed and not shown.internal and shown.frames[0].in_program
+    assert "internal" not in shown.to_dict()
+    failed = error_of(
+        {"type": "TypeError", "message": "eagerexec worker: boom", "traceback": "W", "frames": [], "internal": True},
+        program,
+    )
+    assert failed.internal and not failed.printed and failed.type == WORKER_ERROR != "TypeError"
+    assert failed.message == "TypeError: eagerexec worker: boom" and failed.traceback == "W"
+    assert failed.to_dict()["internal"] is True
 
 
 @pytest.mark.parametrize("feed", ["whole", "by_byte", "random"])

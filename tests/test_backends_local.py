@@ -24,7 +24,7 @@ from eagerexec.backends.sandbox import SandboxBackend
 
 
 def _python38() -> str | None:
-    """A working Python 3.8 (the oldest the worker supports): pyenv's versions, then PATH."""
+    """A working Python 3.8 (the worker supports 3.7 to 3.13): pyenv's versions, then PATH."""
     root = Path(os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv")))
     candidates = [str(p) for p in sorted(root.glob("versions/3.8*/bin/python3.8"), reverse=True)]
     on_path = shutil.which("python3.8")
@@ -373,6 +373,26 @@ def test_bad_interpreter_is_a_clear_error(name: str) -> None:
     missing = shutil.which("definitely-not-a-python") or "/nonexistent/python3"
     with pytest.raises(BackendError):
         in_session(name, lambda b: asyncio.sleep(0), python=missing)
+
+
+def _pyenv(version: str) -> str | None:
+    root = Path(os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv")))
+    found = sorted(root.glob(f"versions/{version}.*/bin/python"))
+    return str(found[-1]) if found else None
+
+
+@pytest.mark.parametrize("version", ["2.7", "3.6"])
+def test_too_old_interpreter_is_one_line_quoting_the_worker(name: str, version: str) -> None:
+    from eagerexec._exceptions import BackendUnavailableError
+
+    python = _pyenv(version)
+    if python is None:
+        pytest.skip(f"no Python {version} on this machine")
+    with pytest.raises(BackendUnavailableError) as caught:
+        in_session(name, lambda b: asyncio.sleep(0), python=python)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"{name}: eagerexec worker needs Python 3.7 to 3.13, this is {version}." in message
 
 
 def test_figures_flag_and_the_programs_own_png(name: str) -> None:

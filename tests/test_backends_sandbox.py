@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from eagerexec.backends._workerclient import WORKER_FILES, WORKER_PATH
 from eagerexec.backends.sandbox import SandboxBackend
 
 
@@ -147,5 +148,12 @@ def test_bwrap_command_isolates() -> None:
         home = str(Path.home())
         bound = [command[i + 2] for i, a in enumerate(command) if a in ("--bind", "--ro-bind")]
         assert home not in bound and "/tmp" not in bound
+        # the worker's files, each read-only under its own name, and nothing else of the package
+        sources = [command[i + 1] for i, a in enumerate(command) if a == "--ro-bind"]
+        package = str(WORKER_PATH.parent)
+        assert sorted(p for p in sources if p.startswith(package)) == sorted(str(f) for f in WORKER_FILES)
+        for file in WORKER_FILES:
+            at = command.index(str(file))
+            assert command[at - 1] == "--ro-bind" and command[at + 1] == f"/run/eagerexec/{file.name}"
 
     in_sandbox(body)

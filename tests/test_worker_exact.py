@@ -34,6 +34,7 @@ import eagerexec
 
 HEADER = struct.Struct(">I")
 WORKER_PATH = Path(eagerexec.__file__).parent / "backends" / "_worker.py"
+WORKER_FILES = tuple(WORKER_PATH.with_name(name) for name in ("_worker.py", "_worker_io.py", "_worker_exec.py"))
 PYENV = Path("/root/.pyenv/versions")
 VERSIONS = ["3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]
 
@@ -706,9 +707,39 @@ def test_old_interpreter_refused_with_one_line(version: str, tmp_path: Path) -> 
 
 
 def test_worker_source_is_ascii_without_the_old_output_cap() -> None:
-    text = WORKER_PATH.read_bytes()
-    assert text.isascii()  # Python 2 refuses non-ASCII source without a coding line
-    assert b"--max-output" not in text  # hosts read its absence: the worker no longer caps output
+    for path in WORKER_FILES:
+        text = path.read_bytes()
+        assert text.isascii(), path  # Python 2 refuses non-ASCII source without a coding line
+        assert b"--max-output" not in text  # hosts read its absence: the worker no longer caps output
+        assert len(text.splitlines()) < 600, path
+
+
+def test_worker_files_are_the_ones_the_backends_ship() -> None:
+    from eagerexec.backends._workerclient import WORKER_FILES as SHIPPED
+
+    assert SHIPPED == WORKER_FILES and all(path.is_file() for path in WORKER_FILES)
+    on_disk = [p.name for p in WORKER_PATH.parent.glob("_worker*.py")]
+    worker = [n for n in on_disk if n == "_worker.py" or n.startswith("_worker_")]
+    assert sorted(worker) == sorted(p.name for p in WORKER_FILES)
+
+
+PRIVATE = """import os, sys
+print(sorted(m for m in sys.modules if "worker" in m or "eagerexec" in m))
+print(sys.path[0] == os.path.dirname(os.path.abspath(__file__)))
+for name in ("_worker_io", "_worker_exec", "_eagerexec_worker_io", "_eagerexec_worker_exec"):
+    try:
+        __import__(name)
+    except ImportError as exc:
+        print(type(exc).__name__, exc.name)
+"""
+
+
+@pytest.mark.parametrize("python", PYTHONS)
+def test_worker_files_stay_out_of_the_programs_view(python: str) -> None:
+    """The worker's sibling files are neither importable nor listed in ``sys.modules``, and
+    ``sys.path[0]`` is the program's directory, as under ``python program.py``."""
+    runs = same(python, PRIVATE)
+    assert runs[0].stdout.startswith("[]\nTrue\nModuleNotFoundError _worker_io\n")
 
 
 # -- internal errors -------------------------------------------------------------------------

@@ -32,6 +32,11 @@ class ExecRequest:
         end: the program ends after this call, as ``python prog.py`` ends: after ``code`` ran,
             non-daemon threads are joined and ``atexit`` handlers run (their output belongs to
             this call), and the interpreter exits; the next call starts a fresh one.
+        show_traceback: an exception the code does not catch is printed on the program's stderr
+            as ``python prog.py`` prints it (through ``sys.excepthook``), in order with the rest
+            of the call's stderr; the outcome's error then says ``printed``. Without it the
+            traceback is only in ``ExecError.traceback`` (unless the program set its own
+            ``sys.excepthook``: that is always called, as Python calls it, and ``printed`` set).
     """
 
     code: str
@@ -41,6 +46,7 @@ class ExecRequest:
     split_at: tuple[int, ...] = ()
     more: bool = False
     end: bool = False
+    show_traceback: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,6 +75,14 @@ class ExecError:
         line: the failing line of the whole program (innermost frame in the program file).
         line_text: that line's source, stripped.
         frames: the traceback's frames, outermost first.
+        printed: the session already wrote this error on the call's stderr, as Python does
+            (``ExecRequest.show_traceback``, or the program's own ``sys.excepthook``): it is in
+            ``Outcome.stderr``, and whoever shows the output must not print it a second time.
+        internal: the session's worker itself failed (a bug or a broken interpreter), not the
+            program: ``type`` is then ``eagerexec.WorkerError`` (never a type the program can
+            raise), ``message`` says what the worker raised, ``traceback`` is the worker's own
+            and there are no program frames. The program's state is intact; report it as a
+            backend failure, not as the program's error.
     """
 
     type: str
@@ -77,15 +91,21 @@ class ExecError:
     line: int | None = None
     line_text: str | None = None
     frames: tuple[TracebackFrame, ...] = ()
+    printed: bool = False
+    internal: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The error as JSON-ready data (``internal`` only when set)."""
+        data: dict[str, Any] = {
             "type": self.type,
             "message": self.message,
             "line": self.line,
             "line_text": self.line_text,
             "traceback": self.traceback,
         }
+        if self.internal:
+            data["internal"] = True
+        return data
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

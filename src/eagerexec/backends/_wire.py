@@ -6,18 +6,26 @@ byte and a UTF-8 JSON object. ``encode_request`` turns an ``ExecRequest`` into a
 turns an ``R`` reply (plus the call's output, collected elsewhere) into an ``Outcome``, with
 structured traceback frames that say which ones are in the program's own file.
 
-The worker (``_worker.py``) keeps its own copy of the codec: it is one stdlib-only file that runs
-under any Python >= 3.8 inside sandboxes and containers, so it cannot import this module. The two
-must agree; the worker's module docstring documents the protocol and is the reference. Fields:
+The worker (``_worker.py`` and its sibling files) keeps its own copy of the codec: it is
+stdlib-only and runs under Python 3.7 to 3.13 inside sandboxes and containers, so it cannot import
+this module. The two must agree; the worker's module docstring documents the protocol and is the
+reference. Fields:
 
 - request ``E``: ``i`` call id, ``src`` code, ``line`` first line, ``fig`` (only when false),
   ``cuts`` (split_at, when any), ``idle`` (``more``, when set), ``end`` (``end``, when set: after
-  the code the worker joins non-daemon threads, runs ``atexit``, replies and exits).
-- hello ``H``: ``pid``, ``python``, ``preload_errors``.
+  the code the worker joins non-daemon threads, runs ``atexit``, replies and exits), ``show``
+  (``show_traceback``, when set: the worker prints an uncaught exception on the program's stderr
+  as Python does).
+- hello ``H``: ``pid``, ``python``, ``program``, ``preload_errors``.
 - reply ``R``: ``i``, ``s``/``e`` start and end (worker ``time.monotonic()``), ``err`` (type,
-  message, traceback, line, line_text, frames as [filename, line, name, source]), ``x`` exit
-  code, ``f`` figure paths, ``p`` part times.
-- interrupt (control channel, no frame): the 4-byte big-endian id of the call to interrupt.
+  message, traceback, line, line_text, frames as [filename, line, name, source], ``printed``:
+  already written on the program's stderr, ``internal``: the worker itself failed), ``x`` exit
+  code, ``f`` figure paths, ``p`` part times, ``q`` the worker exits after this reply.
+- control channel (no frame): the 4-byte big-endian id of the call to interrupt; id 0 asks the
+  worker to flush the program's buffered output now (``FLUSH_MESSAGE``).
+
+An ``internal`` error becomes ``ExecError(type=WORKER_ERROR, internal=True)``: never the type of
+an exception the program could raise, so it cannot pass for the program's own error.
 """
 
 from __future__ import annotations
@@ -29,7 +37,9 @@ from typing import Any
 from ._outcome import ExecError, ExecRequest, Outcome, TracebackFrame
 
 __all__ = [
+    "FLUSH_MESSAGE",
     "PROGRAM_FILE",
+    "WORKER_ERROR",
     "encode_request",
     "error_of",
     "interrupt_message",
@@ -40,8 +50,14 @@ __all__ = [
 PROGRAM_FILE = "program.py"
 """The program's file name in the session's working directory (the worker's ``__file__``)."""
 
+WORKER_ERROR = "eagerexec.WorkerError"
+"""``ExecError.type`` of a failure of the worker itself (``ExecError.internal``)."""
+
 _HEADER = struct.Struct(">I")
 _CALL_ID = struct.Struct(">I")
+
+FLUSH_MESSAGE = _CALL_ID.pack(0)
+"""What the control channel carries to ask the worker to flush the program's output now."""
 # One encoder/decoder per process: json.dumps/loads with options build a new one per call.
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 _decode = json.JSONDecoder().decode
@@ -58,6 +74,8 @@ def encode_request(call_id: int, request: ExecRequest) -> bytes:
         message["idle"] = 1
     if request.end:
         message["end"] = 1
+    if request.show_traceback:
+        message["show"] = 1
     body = b"E" + _encode(message).encode("utf-8", "surrogatepass")
     return _HEADER.pack(len(body)) + body
 
@@ -86,7 +104,16 @@ def split_frames(buffer: bytearray) -> list[tuple[bytes, dict[str, Any]]]:
 
 def error_of(err: dict[str, Any], program: str) -> ExecError:
     """The reply's ``err`` object as an ``ExecError``; ``program`` is the program file's path as
-    the worker names it (frames in that file get ``in_program``)."""
+    the worker names it (frames in that file get ``in_program``). An ``internal`` error (the
+    worker failed, not the program) gets type ``WORKER_ERROR`` and its message names what the
+    worker raised; its traceback (the worker's own) is kept for diagnosis."""
+    if err.get("internal"):
+        return ExecError(
+            type=WORKER_ERROR,
+            message=f"{err.get('type', '?')}: {err.get('message', '')}",
+            traceback=err.get("traceback", ""),
+            internal=True,
+        )
     return ExecError(
         type=err["type"],
         message=err["message"],
@@ -97,6 +124,7 @@ def error_of(err: dict[str, Any], program: str) -> ExecError:
             TracebackFrame(filename=f[0], line=f[1], name=f[2], source=f[3], in_program=f[0] == program)
             for f in err.get("frames", ())
         ),
+        printed=bool(err.get("printed")),
     )
 
 

@@ -6,11 +6,14 @@ descriptors registered with the running loop (``add_reader`` on non-blocking fds
 The worker's fd 1/2 are pipes read the same way; output goes through one ``OutputCap`` per stream
 and call (head live to ``on_output``, tail when the call ends). The worker flushes before it
 replies, so when the result frame arrives the host drains both pipes without blocking and has
-every byte of the call's output. Worker death is seen through ``ExitWatch`` (a pidfd, or a
-waiting thread). Timeouts: interrupt over the control pipe, then kill after ``grace`` seconds.
+every byte of the call's output; while a call runs longer than ``FLUSH_EVERY`` the host asks for
+a flush on the control pipe that often, so a long call's output streams live. Worker death is
+seen through ``ExitWatch`` (a pidfd, or a waiting thread). Timeouts: interrupt over the control pipe, then kill after ``grace`` seconds.
 Cancellation: the call is interrupted at once and given ``CANCEL_GRACE`` seconds to finish;
 otherwise the worker is killed and reaped before the cancellation propagates, and the next call
-runs on a fresh session that says so.
+runs on a fresh session that says so. A worker that refuses the interpreter (exit status 2 and
+one line) is a ``BackendUnavailableError`` quoting that line; an ``internal`` error in a reply (the
+worker failed, not the program) is an ``ExecError`` marked ``internal`` (see ``_wire``).
 
 Subclasses implement ``_spawn`` (start the worker, return a ``WorkerProcess``; spawning and output
 collection live in ``_workerproc.py``) and may override ``_exit_status`` (map the process's return
@@ -31,20 +34,28 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .._exceptions import BackendError, SessionDiedError
+from .._exceptions import BackendError, BackendUnavailableError, SessionDiedError
 from ._base import Backend
 from ._options import WorkerSettings
 from ._outcome import ExecError, ExecRequest, Outcome, OutputEvent
-from ._wire import PROGRAM_FILE, encode_request, interrupt_message, outcome_of, split_frames
+from ._wire import FLUSH_MESSAGE, PROGRAM_FILE, encode_request, interrupt_message, outcome_of, split_frames
 from ._workerproc import ExitWatch, StreamOutput, WorkerProcess, remove_keeping_figures, spawn_with_pipes
 
-__all__ = ["CANCEL_GRACE", "WORKER_PATH", "WorkerBackend", "WorkerProcess", "spawn_with_pipes"]
+__all__ = ["CANCEL_GRACE", "FLUSH_EVERY", "WORKER_FILES", "WORKER_PATH", "WorkerBackend", "WorkerProcess", "spawn_with_pipes"]
 
 WORKER_PATH = Path(__file__).with_name("_worker.py")
-"""The worker script; stdlib-only, runs under any Python >= 3.8."""
+"""The worker's entry script; stdlib-only, runs under Python 3.7 to 3.13 (refuses older ones)."""
+
+WORKER_FILES = (WORKER_PATH, WORKER_PATH.with_name("_worker_io.py"), WORKER_PATH.with_name("_worker_exec.py"))
+"""Every file of the worker (the entry first): they ship together, in one directory, under these
+names (the entry loads the others from its own directory)."""
 
 CANCEL_GRACE = 0.5
 """Seconds a cancelled call may take to stop after its interrupt before the worker is killed."""
+
+FLUSH_EVERY = 0.1
+"""Seconds between the flush requests sent to the worker while a call runs longer than that: the
+program's buffered output (stdout is block-buffered on a pipe) reaches ``on_output`` as it comes."""
 
 _READ = 1 << 16
 
@@ -222,10 +233,15 @@ class WorkerBackend(Backend):
             self._reap_now(proc)
             raise
         if result is None:
+            self._drain_output(proc)
             output = (self._out.finish() + self._err.finish()).strip()[-2000:]
             await self._shutdown()
+            code = proc.process.returncode
+            if code == 2 and output and "\n" not in output:
+                # the worker refused the interpreter (or the interpreter refused the file): its
+                # one line says why
+                raise BackendUnavailableError(f"{self.name}: {output} ({self.python})")
             if not output:  # say why all the same: how it ended
-                code = proc.process.returncode
                 output = (
                     f"it exited with status {code} and printed nothing (is it a Python interpreter?)"
                     if code is not None and code >= 0
@@ -385,6 +401,17 @@ class WorkerBackend(Backend):
             self._kill_reason = "killed"
             self._kill(self._proc)
 
+    def _on_flush_due(self, call_id: int, handles: list[asyncio.TimerHandle]) -> None:
+        """The call has run ``FLUSH_EVERY`` seconds more: ask the worker to flush the program's
+        output (a control message, read in the worker's SIGIO handler) and plan the next one."""
+        pending = self._pending
+        proc = self._proc
+        if call_id != self._call_id or proc is None or proc.control < 0 or pending is None or pending.done():
+            return
+        with contextlib.suppress(OSError):
+            os.write(proc.control, FLUSH_MESSAGE)
+        handles[:] = [asyncio.get_running_loop().call_later(FLUSH_EVERY, self._on_flush_due, call_id, handles)]
+
     def _send_interrupt(self, call_id: int) -> None:
         if self._proc is not None and self._proc.control >= 0:
             with contextlib.suppress(OSError):
@@ -413,17 +440,24 @@ class WorkerBackend(Backend):
         self._pending = pending
         timeout = request.timeout or self.timeout
         timer = loop.call_later(timeout, self._on_timeout, call_id) if timeout else None
+        flusher: list[asyncio.TimerHandle] = []
         try:
             self._write(proc, encode_request(call_id, request))
             if self.spin:
                 self._spin_for_reply(pending)
-            reply = pending.result() if pending.done() else await pending
+            if pending.done():
+                reply = pending.result()
+            else:
+                flusher.append(loop.call_later(FLUSH_EVERY, self._on_flush_due, call_id, flusher))
+                reply = await pending
         except asyncio.CancelledError:
             await self._settle_cancelled(proc, call_id)
             raise
         finally:
             if timer is not None:
                 timer.cancel()
+            for handle in flusher:
+                handle.cancel()
         self._drain_output(proc)
         if reply is None:
             return await self._died(fresh)

@@ -35,7 +35,7 @@ from typing import Any, Unpack, cast
 from .._exceptions import BackendError, BackendUnavailableError, UsageError
 from ._options import DockerOptions, Limits, check_number
 from ._outcome import ExecError, Outcome
-from ._workerclient import WORKER_PATH, WorkerBackend, WorkerProcess
+from ._workerclient import WORKER_FILES, WORKER_PATH, WorkerBackend, WorkerProcess
 
 __all__ = ["DEFAULT_IMAGE", "LABEL", "DockerBackend"]
 
@@ -143,7 +143,7 @@ class DockerBackend(WorkerBackend):
 
     Args:
         **options: ``DockerOptions``:
-            image: the image to run (needs ``python3`` >= 3.8 on its PATH, or give ``python=``).
+            image: the image to run (needs ``python3`` 3.7 to 3.13 on its PATH, or give ``python=``).
                 It must already be present locally (``docker pull``, or
                 scripts/build-docker-image.sh for the offline ``eagerexec/python:bookworm``).
                 Default: ``$EAGEREXEC_DOCKER_IMAGE`` if set, else ``DEFAULT_IMAGE``.
@@ -241,7 +241,8 @@ class DockerBackend(WorkerBackend):
         assert self.workdir is not None and self._client is not None
         if self._ctl_dir is None:
             self._ctl_dir = Path(tempfile.mkdtemp(prefix="eager-docker-ctl-")).resolve()
-            shutil.copyfile(WORKER_PATH, self._ctl_dir / "worker.py")
+            for path in WORKER_FILES:  # the entry loads the others from its own directory
+                shutil.copyfile(path, self._ctl_dir / path.name)
         launch = uuid.uuid4().hex[:8]
         fifo_dir = self._ctl_dir / launch
         fifo_dir.mkdir(mode=0o700)
@@ -256,7 +257,7 @@ class DockerBackend(WorkerBackend):
             os.chmod(self._ctl_dir, 0o755)
         inside = f"{_CTL_INSIDE}/{launch}"
         script = (
-            f'exec "$0" {_CTL_INSIDE}/worker.py --fifo {inside}/in {inside}/out {inside}/ctl "$@" '
+            f'exec "$0" {_CTL_INSIDE}/{WORKER_PATH.name} --fifo {inside}/in {inside}/out {inside}/ctl "$@" '
             f">{inside}/stdout 2>{inside}/stderr"
         )
         command = ["/bin/sh", "-c", script, self.python, *worker_args]

@@ -1,7 +1,7 @@
 """The ``local`` backend: a persistent worker subprocess on this machine, no isolation.
 
-The worker (``_worker.py``) runs under the interpreter named by ``python=`` (any Python >= 3.8,
-e.g. another virtualenv's), in its own process group, with the host's environment plus
+The worker (``_worker.py`` and its sibling files, run where they are) runs under the interpreter
+named by ``python=`` (any Python 3.7 to 3.13, e.g. another virtualenv's), in its own process group, with the host's environment plus
 ``MPLBACKEND=Agg``; everything else is ``WorkerBackend``'s.
 """
 

