@@ -50,6 +50,14 @@ def _parse_size(text: str | None) -> int | None:
     show_default=True,
     help="Modules each warm session imports (comma-separated; those not installed are skipped).",
 )
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="auto",
+    default=None,
+    help="Place each session in a Ray actor on this cluster (default address: auto).",
+)
 @click.option("--drain-timeout", type=Number(0, min_open=True), default=30.0, show_default=True)
 @click.option("--log-level", default="info", show_default=True)
 def serve_command(
@@ -67,6 +75,7 @@ def serve_command(
     max_sessions: int,
     pool_size: int,
     preload: str,
+    ray_address: str | None,
     drain_timeout: float,
     log_level: str,
 ) -> None:
@@ -94,6 +103,7 @@ def serve_command(
         pool_size=pool_size,
         preload=tuple(m.strip() for m in preload.split(",") if m.strip()),
         drain_timeout=drain_timeout,
+        ray_address=ray_address,
     )
     config.check_exposure()
     from ..backends import open_backend

@@ -21,6 +21,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from .._exceptions import BackendError
+from ..pipeline import Session
 from ._config import ServerConfig
 from ._connection import Connection
 from ._manager import LimitReached, SessionManager
@@ -86,10 +88,16 @@ def create_app(config: ServerConfig | None = None, *, manager: SessionManager | 
             with manager.claim(token):
                 async with manager.new_session() as session:
                     with manager.program():
-                        result = await session.run(payload["code"], last=True)
+                        if isinstance(session, Session):
+                            result = await session.run(payload["code"], last=True)
+                        else:
+                            result = await session.run(_once(payload["code"]))
+                    node = getattr(session, "node", None)
         except LimitReached as exc:
             return _http_error(503 if exc.kind == "Draining" else 429, exc.kind, str(exc))
-        return JSONResponse(result.to_dict())
+        except BackendError as exc:
+            return _http_error(503, "BackendError", str(exc))
+        return JSONResponse({**result.to_dict(), **({"node": node} if node else {})})
 
     async def deny(ws: WebSocket, response: JSONResponse, close_code: int) -> None:
         if "websocket.http.response" in ws.scope.get("extensions", {}):
@@ -134,6 +142,10 @@ def create_app(config: ServerConfig | None = None, *, manager: SessionManager | 
     app.state.manager = manager
     app.state.config = config
     return app
+
+
+async def _once(code: str) -> AsyncIterator[str]:
+    yield code
 
 
 def _http_error(status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

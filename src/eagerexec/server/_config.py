@@ -40,6 +40,8 @@ class ServerConfig:
         pool_size: pre-started sessions kept warm (0: start each session on demand).
         preload: modules imported in each warm session (those not importable are left out).
         drain_timeout: seconds SIGTERM waits for running programs before stopping.
+        ray_address: place each session in a Ray actor on this cluster (``auto``, an address);
+            None: sessions run on this machine.
     """
 
     host: str = "127.0.0.1"
@@ -57,6 +59,7 @@ class ServerConfig:
     pool_size: int = 0
     preload: tuple[str, ...] = ()
     drain_timeout: float = 30.0
+    ray_address: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("timeout", "idle_ttl", "drain_timeout"):

@@ -39,6 +39,7 @@ from ._protocol import (
     parse_client,
     run_error_message,
 )
+from ._ray import RaySession
 
 __all__ = ["Connection"]
 
@@ -75,6 +76,9 @@ class Connection:
         """Run the connection until it closes; the session is closed (worker reaped) on return."""
         session = self.manager.new_session(on_event=self._on_event)
         async with session:
+            node = getattr(session, "node", None)
+            if node is not None:
+                self.extra["node"] = node
             try:
                 async with asyncio.TaskGroup() as tg:
                     tg.create_task(self._writer())
@@ -86,7 +90,7 @@ class Connection:
 
     # -- client -> server -------------------------------------------------------------------
 
-    async def _reader(self, tg: asyncio.TaskGroup, session: Session) -> None:
+    async def _reader(self, tg: asyncio.TaskGroup, session: Session | RaySession) -> None:
         config = self.manager.config
         loop = asyncio.get_running_loop()
         while True:
@@ -115,7 +119,7 @@ class Connection:
             else:
                 self._send(error_message("ProtocolError", msg.message, stop=False))
 
-    def _on_delta(self, text: str, tg: asyncio.TaskGroup, session: Session) -> None:
+    def _on_delta(self, text: str, tg: asyncio.TaskGroup, session: Session | RaySession) -> None:
         action = self.state.on_delta()
         if action == "start":
             self._start(tg, session)
@@ -127,7 +131,7 @@ class Connection:
                 error_message("ProtocolError", "a delta after 'end': wait for the result, then send the next program", stop=False)
             )
 
-    def _on_end(self, tg: asyncio.TaskGroup, session: Session) -> None:
+    def _on_end(self, tg: asyncio.TaskGroup, session: Session | RaySession) -> None:
         action = self.state.on_end()
         if action == "start_empty":
             self._start(tg, session)
@@ -156,13 +160,13 @@ class Connection:
 
     # -- programs ---------------------------------------------------------------------------
 
-    def _start(self, tg: asyncio.TaskGroup, session: Session) -> None:
+    def _start(self, tg: asyncio.TaskGroup, session: Session | RaySession) -> None:
         self._deltas = asyncio.Queue()
         self._ended.clear()
         self._error_sent = False
         tg.create_task(self._program(session, self._deltas))
 
-    async def _program(self, session: Session, deltas: asyncio.Queue[str | None]) -> None:
+    async def _program(self, session: Session | RaySession, deltas: asyncio.Queue[str | None]) -> None:
         async def source() -> AsyncIterator[str]:
             while (text := await deltas.get()) is not None:
                 yield text

@@ -21,7 +21,9 @@ from typing import Any
 from .._exceptions import EagerError
 from ..backends import SessionPool
 from ..pipeline import Session
+from ..pipeline._run import EventCallback
 from ._config import ServerConfig
+from ._ray import RaySession
 
 __all__ = ["LimitReached", "SessionManager", "importable"]
 
@@ -56,6 +58,7 @@ class SessionManager:
         self._pool: SessionPool | None = None
         self.draining = False
         self.preload = importable(config.preload)
+        self._ray_actor: Any = None
 
     @property
     def sessions(self) -> int:
@@ -68,7 +71,12 @@ class SessionManager:
         return self._running
 
     async def start(self) -> None:
-        """Start the warm pool (when configured) and wait until it is ready."""
+        """Connect to Ray, or start the warm pool (when configured) and wait until it is ready."""
+        if self.config.ray_address is not None:
+            from ._ray import connect_ray
+
+            self._ray_actor = connect_ray(self.config.ray_address)  # blocks the start-up, once
+            return
         if self.config.pool_size > 0 and self._pool is None:
             self._pool = SessionPool(
                 self.config.backend,
@@ -111,12 +119,19 @@ class SessionManager:
                 del self._per_token[token]
             self._total -= 1
 
-    def new_session(self, **options: Any) -> Session:
-        """A ``Session`` (not yet entered) on its own backend, with the server's limits.
+    def new_session(self, *, on_event: EventCallback | None = None) -> Session | RaySession:
+        """A ``Session`` (not yet entered) on its own backend, with the server's limits; in a Ray
+        actor with ``ray_address``.
 
         Args:
-            **options: ``Session`` options (``on_event``, ``stop_on_error``...).
+            on_event: called with every event of every run.
         """
+        options: dict[str, Any] = {"on_event": on_event}
+        if self._ray_actor is not None:
+            return RaySession(
+                self._ray_actor, self.config.backend, timeout=self.config.timeout, **options,
+                **self.config.session_options(),
+            )
         if self._pool is not None:
             return Session(pool=self._pool, timeout=self.config.timeout, **options)
         return Session(
