@@ -31,7 +31,7 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Self
 
-from .._exceptions import require
+from .._exceptions import StreamInterruptedError, require
 
 require("langchain_core", extra="langgraph", feature="eagerexec.integrations.langgraph")
 
@@ -52,6 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field  # noqa: E402
 
 from ..backends import Backend  # noqa: E402
 from ..pipeline import Result  # noqa: E402
+from ..sources import JsonStringExtractor  # noqa: E402
 from ._common import TOOL_DESCRIPTION, TOOL_NAME, ToolCall, format_result  # noqa: E402
 from ._loopthread import ThreadedCodeTool  # noqa: E402
 
@@ -92,7 +93,7 @@ class EagerPython:
         self.core = ThreadedCodeTool(backend, **options)
         self.tool = EagerPythonTool(name=name, description=description, eager=self)
         """The code tool (a ``BaseTool``): give it to ``ToolNode`` or ``create_agent``."""
-        self._streamed: dict[str, ToolCall] = {}  # call id -> streamed call not yet invoked
+        self._streamed: dict[str, str] = {}  # call id -> code of a streamed call not yet invoked
 
     @property
     def results(self) -> list[Result]:
@@ -146,7 +147,7 @@ class EagerPython:
     # -- used by the tool and the model wrapper --------------------------------------------
     def _begin(self, call_id: str | None) -> ToolCall:
         call = self.core.begin(call_id)
-        self._streamed[call.call_id] = call
+        self._streamed[call.call_id] = ""
         return call
 
     def _resolve(self, call_id: str | None, code: str) -> str | None:
@@ -154,8 +155,8 @@ class EagerPython:
         whose code is ``code`` (providers that give no id); None: not streamed."""
         if call_id is not None and self._streamed.pop(call_id, None) is not None:
             return call_id
-        for cid, call in list(self._streamed.items()):
-            if call.code_so_far.strip() == code.strip():
+        for cid, streamed in list(self._streamed.items()):
+            if streamed.strip() == code.strip():
                 self._streamed.pop(cid, None)
                 return cid
         return call_id
@@ -173,6 +174,7 @@ class _Tap:
     def __init__(self, eager: EagerPython) -> None:
         self._eager = eager
         self._calls: dict[Any, ToolCall | None] = {}
+        self._code: dict[Any, JsonStringExtractor] = {}  # the code decoded here too (no-id matching)
         self._last: Any = None
 
     def feed(self, chunk: BaseMessage) -> None:
@@ -190,10 +192,20 @@ class _Tap:
             args = piece.get("args")
             if call is not None and args:
                 self._eager.core.feed(call, args)
+                self._decode(key, call, args)
 
     @property
     def failed(self) -> bool:
         return any(call is not None and call.error is not None for call in self._calls.values())
+
+    def _decode(self, key: Any, call: ToolCall, args: str) -> None:
+        extractor = self._code.setdefault(key, JsonStringExtractor("code"))
+        try:
+            code = extractor.feed(args)
+        except StreamInterruptedError:
+            return  # not JSON: the run reports it; nothing to match by
+        if code and call.call_id in self._eager._streamed:
+            self._eager._streamed[call.call_id] += code
 
     def end(self) -> None:
         for call in self._calls.values():
