@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import threading
 from collections.abc import AsyncIterable
 from types import TracebackType
 from typing import Any, Self
@@ -82,7 +84,12 @@ def connect_ray(address: str) -> Any:
     global _actor_class
     ray: Any = require("ray", extra="ray", feature="eager serve --ray")
     if not ray.is_initialized():
+        # ray.init installs its own SIGTERM handler (exit at once): keep the server's (drain first)
+        saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in saved.items():
+                signal.signal(sig, handler)
     if _actor_class is None:
         _actor_class = ray.remote(num_cpus=1, max_restarts=0, scheduling_strategy="SPREAD")(SessionActor)
     return _actor_class
