@@ -368,3 +368,15 @@ def test_disconnect_mid_statement_kills_and_reaps_the_worker_and_removes_its_dir
     assert eventually(lambda: not (children() - before)), children() - before
     assert eventually(lambda: not workdir.exists())
     assert sandboxed.get("/healthz").json() == {"status": "ok", "sessions": 0, "running": 0}
+
+
+def test_a_figure_is_a_display_record_with_its_png(client: TestClient) -> None:
+    pytest.importorskip("matplotlib")
+    import base64
+
+    with client.websocket_connect("/v1/stream", headers=AUTH) as ws:
+        msgs = send_program(ws, ["import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+                                 "plt.plot([1, 2])\nplt.show()\n"])
+    displays = [m for m in msgs if m["type"] == "display"]
+    assert len(displays) == 1
+    assert base64.b64decode(displays[0]["data"]["image/png"]).startswith(b"\x89PNG")
