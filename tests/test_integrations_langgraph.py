@@ -160,6 +160,19 @@ def test_error_stops_the_stream_and_reaches_the_model(eager: EagerPython, split:
     assert any("ZeroDivisionError" in str(m.content) for m in model.seen[1] if isinstance(m, ToolMessage))
 
 
+def test_sync_invoke_stops_the_stream_on_error(eager: EagerPython) -> None:
+    failing = call("x = 'kept'\nint('nope')\n" + "print('AFTER-MARK')\n" * 400, "s1")
+    model = StreamingFake(split="random", delay=0.001, responses=[failing])
+
+    msg = eager.chat_model(model).invoke([HumanMessage("go")])
+    result = eager.tool.invoke({"type": "tool_call", "name": "run_python", "id": "s1", "args": msg.tool_calls[0]["args"]})
+
+    assert model.sent < total_chunks(failing, "random") / 2
+    assert "ValueError: invalid literal for int() with base 10: 'nope'" in result.content
+    assert "AFTER-MARK" not in result.content
+    assert eager.tool.run("print(x)") == "kept"
+
+
 def test_langgraph_model_node_and_tool_node(eager: EagerPython) -> None:
     from langgraph.graph import START, MessagesState, StateGraph
     from langgraph.prebuilt import ToolNode, tools_condition

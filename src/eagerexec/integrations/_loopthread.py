@@ -84,6 +84,13 @@ class LoopThread:
         if self._closed:
             return
         self._closed = True
+        if not self.in_loop:
+            # the executor's threads (process waits) end first: none outlives the loop
+            done = asyncio.run_coroutine_threadsafe(self.loop.shutdown_default_executor(), self.loop)
+            try:
+                done.result(timeout=10)
+            except (TimeoutError, concurrent.futures.TimeoutError):
+                pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         if not self.in_loop:
             self._thread.join(timeout=10)
