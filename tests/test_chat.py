@@ -172,3 +172,29 @@ def test_json_output(server: OpenAIServer) -> None:
 def test_usage_errors(server: OpenAIServer) -> None:
     res = chat(server, "--once")
     assert res.exit_code == 2 and "--once needs a PROMPT" in res.stderr
+
+
+def test_server_without_tools_falls_back_to_fences(server: OpenAIServer) -> None:
+    server.push(
+        Script(status=400, error_message="tools are not supported by this model"),
+        Script(content=split("```python\nprint(2 ** 10)\n```", "random")),
+        Script(content=["1024"]),
+    )
+    res = chat(server, "--once", "pow")
+    assert res.exit_code == 0, res.output
+    assert "fenced blocks" in res.output
+    assert "tools" in server.requests[0].body and "tools" not in server.requests[1].body
+    assert messages(server, 2)[-1]["content"] == "Output of your code:\n1024"
+
+
+def test_fenced_error_stops_the_stream(server: OpenAIServer) -> None:
+    answer = "Here:\n```python\nq = 3\nprint(q)\nq.missing\n" + "print('never')\n" * 40 + "```\n"
+    pieces = split(answer, "random")
+    server.push(Script(content=pieces, delay=0.02), Script(content=["q is 3"]))
+    res = chat(server, "--once", "q")
+    assert res.exit_code == 0, res.output
+    assert server.requests[0].done.wait(5) and not server.requests[0].completed
+    assert server.requests[0].pieces_sent < len(pieces) // 2
+    back = messages(server, 1)[-1]["content"]
+    assert isinstance(back, str) and back.startswith("Output of your code:\n3\n[error]\nAttributeError")
+    assert "never" not in back

@@ -196,7 +196,12 @@ class Chat:
         """
         self.messages.append({"role": "user", "content": prompt})
         for _ in range(self.max_turns):
-            if not await self._turn():
+            try:
+                more = await self._turn()
+            except asyncio.CancelledError:
+                self.tools.cancel_all()  # Ctrl-C: the running statement is interrupted
+                raise
+            if not more:
                 return "answer"
         self.view.line(f"[stopped: --max-turns {self.max_turns} reached while the model was still writing code]")
         return "max_turns"

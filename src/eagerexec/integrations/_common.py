@@ -21,6 +21,7 @@ The API (small on purpose; the LangGraph and smolagents adapters use it too):
 * ``CodeToolSession(backend="local", *, on_error=None, max_output=..., timeout=..., **options)``:
   an async context manager; ``begin(call_id, raw=False) -> ToolCall``; ``get(call_id)``;
   ``await result(call_id, code=None) -> Result``; ``await run_code(code) -> Result``;
+  ``end_all()`` (the response is over), ``cancel_all()`` (the user stopped the turn);
   ``session`` (the ``eagerexec.Session``), ``results`` (every finished run, in order).
 * ``ToolCall``: ``feed(piece)``, ``end()``, ``cancel()``, ``error`` (the ``RunError`` as soon as
   known), ``failed`` (an ``asyncio.Event``), ``await wait() -> Result``, ``code_so_far``.
@@ -244,6 +245,12 @@ class CodeToolSession:
         """The call begun with ``call_id``, if any."""
         return self._calls.get(call_id)
 
+    def cancel_all(self) -> None:
+        """Cancel every call still running or waiting (a turn the user stopped)."""
+        for call in self._calls.values():
+            if not call.done:
+                call.cancel()
+
     def end_all(self) -> None:
         """The model's response is over: end every call still receiving arguments."""
         for call in self._calls.values():
@@ -302,7 +309,8 @@ def format_error(error: RunError) -> str:
     if len(frames) > 1:
         lines.append("Traceback (most recent call last, shortened):")
         for frame in frames[-_TRACEBACK_FRAMES:]:
-            lines.append(f"  {frame.filename}:{frame.line} in {frame.name}")
+            where = f"line {frame.line}" if frame.in_program else f"{frame.filename}:{frame.line}"
+            lines.append(f"  {where} in {frame.name}")
             if frame.source:
                 lines.append(f"    {frame.source.strip()}")
     if error.origin in ("runtime", "syntax", "backend"):
