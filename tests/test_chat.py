@@ -198,3 +198,13 @@ def test_fenced_error_stops_the_stream(server: OpenAIServer) -> None:
     back = messages(server, 1)[-1]["content"]
     assert isinstance(back, str) and back.startswith("Output of your code:\n3\n[error]\nAttributeError")
     assert "never" not in back
+
+
+def test_interactive_follow_ups_share_state(server: OpenAIServer) -> None:
+    server.push(tool_call("n = 10"), Script(content=["set"]), tool_call("print(n * 2)"), Script(content=["20"]))
+    res = CliRunner().invoke(
+        main, ["chat", "--model", "m", "--base-url", server.base_url, "set n"], input="double it\n", catch_exceptions=False
+    )
+    assert res.exit_code == 0, res.output
+    assert messages(server, 2)[-1] == {"role": "user", "content": "double it"}
+    assert messages(server, 3)[-1]["content"] == "20"

@@ -43,7 +43,7 @@ from ..integrations._common import (
     ToolCall,
     format_result,
 )
-from ..pipeline import BatchEnded, ChunkReady, Event, OutputReceived, Result, RunFinished
+from ..pipeline import BatchEnded, BatchStarted, ChunkReady, Event, OutputReceived, Result, RunFinished
 from ..sources import FenceExtractor
 from ._replay import check_backend
 
@@ -58,6 +58,7 @@ DEFAULT_SYSTEM = (
     "in plain text without code."
 )
 _PLACEHOLDER_KEY = "sk-no-key-needed"
+_SHOWN_LINES = 8  # lines of each statement shown as it runs
 _TOOL = {"type": "function", "function": {"name": TOOL_NAME, "description": TOOL_DESCRIPTION, "parameters": CODE_SCHEMA}}
 
 
@@ -109,12 +110,14 @@ def saved_seconds(result: Result) -> float:
 
 
 class _View:
-    """The terminal view: prose and code as they stream, statements marked as they run, output."""
+    """The terminal view: prose as it streams; each statement shown when it starts running
+    (``>``), the program's output live (``|``), a failure (``!``)."""
 
     def __init__(self, out: TextIO | None) -> None:
         self.out = out
         self._chunks: dict[int, str] = {}
         self._col0 = True
+        self._out_start = True  # the program's output is at a line start
 
     def write(self, text: str) -> None:
         if self.out is not None and text:
@@ -134,15 +137,21 @@ class _View:
             if event.stream == "figure":
                 self.line(f"  [figure] {event.text}")
             else:
-                if not self._col0:
+                if not self._col0 and self._out_start:
                     self.write("\n")
-                self.write("".join(f"  | {ln}\n" for ln in event.text.splitlines()))
-        elif isinstance(event, BatchEnded):
+                out = []
+                for piece in event.text.splitlines(keepends=True):
+                    out.append(("  | " if self._out_start else "") + piece)
+                    self._out_start = piece.endswith("\n")
+                self.write("".join(out))
+        elif isinstance(event, BatchStarted):
+            self._out_start = True
             for index in event.chunks:
-                text = self._chunks.get(index, "").strip().splitlines()
-                first = text[0] if text else ""
-                failed = event.error is not None and event.error.chunk == index
-                self.line(f"  {'x' if failed else 'v'} ran: {first[:70]}")
+                lines = self._chunks.get(index, "").strip("\n").splitlines() or [""]
+                if len(lines) > _SHOWN_LINES:
+                    lines = [*lines[:_SHOWN_LINES], f"... ({len(lines) - _SHOWN_LINES} more lines)"]
+                self.line("\n".join(f"  > {ln}" for ln in lines))
+        elif isinstance(event, BatchEnded):
             if event.error is not None:
                 self.line(f"  ! {event.error}: stopping the model")
         elif isinstance(event, RunFinished):
