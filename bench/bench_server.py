@@ -18,7 +18,8 @@ starts on demand). Measures, medians (p50) and p90:
   for the ``output`` record ``i``; the same-run baseline is the same loop in-process (a ``Session``
   fed by a queue, timing its ``OutputReceived`` events), so WebSocket overhead = the difference;
   ``--rounds`` rounds alternate the two so that both see the same machine load.
-* the same round trip with ``--clients`` clients streaming at once (all their round trips pooled).
+* the same round trip with ``--clients`` clients streaming at once (all their round trips pooled);
+  baseline: as many in-process sessions at once in this process.
 * ``--ray`` (alone): the same round trip with ``eager serve --ray`` on a local two-node Ray cluster
   (``ray.cluster_utils.Cluster``) against a plain server, alternating rounds.
 * PSS: ``--idle`` idle sessions open on the warm server; the sum of ``Pss`` (``/proc/PID/smaps_rollup``)
@@ -218,6 +219,10 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                                "inprocess": [stats(r)["p50_ms"] for r in local_rounds]}
         results = await asyncio.gather(*(roundtrips_ws(url, args.statements // 2) for _ in range(args.clients)))
         out[f"ws_roundtrip_{args.clients}_clients"] = stats([t for r in results for t in r])
+        results = await asyncio.gather(
+            *(roundtrips_inprocess(args.backend, args.statements // 2, stack) for _ in range(args.clients))
+        )
+        out[f"inprocess_roundtrip_{args.clients}_sessions"] = stats([t for r in results for t in r])
         out["idle_pss"] = await idle_pss(url, pid, args.idle, args.pool)
     with server(args.backend, 0, "") as (url, _):
         out["cold_ready"] = stats(await ready(url, "x = 1\nprint(x)\n", args.n, 0.2))

@@ -380,3 +380,33 @@ def test_a_figure_is_a_display_record_with_its_png(client: TestClient) -> None:
     displays = [m for m in msgs if m["type"] == "display"]
     assert len(displays) == 1
     assert base64.b64decode(displays[0]["data"]["image/png"]).startswith(b"\x89PNG")
+
+
+def test_config_checks_and_exposure() -> None:
+    from eagerexec import UsageError
+    from eagerexec.server._config import is_loopback
+
+    for bad in ({"timeout": -1}, {"idle_ttl": float("inf")}, {"max_message": 0}, {"pool_size": -1},
+                {"tokens": ("",)}, {"max_output": 1}):
+        with pytest.raises(UsageError):
+            ServerConfig(**bad)  # type: ignore[arg-type]
+    assert all(map(is_loopback, ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"]))
+    assert not any(map(is_loopback, ["0.0.0.0", "10.0.0.1", "::", "example.com"]))
+    with pytest.raises(UsageError, match="without a token"):
+        ServerConfig(host="0.0.0.0").check_exposure()
+    ServerConfig(host="0.0.0.0", tokens=("t",)).check_exposure()
+    assert ServerConfig(backend="sandbox", memory=1 << 30).session_options() == {
+        "max_output": 100_000, "memory": 1 << 30, "spin": 0.0}
+    assert "spin" not in ServerConfig(backend="jupyter").session_options()
+
+
+@pytest.mark.parametrize(("args", "words"), [(["--memory", "lots"], "not a size"), (["--backend", "nope"], "nope"),
+                                             (["--backend", "jupyter", "--memory", "1G"], "memory")])
+def test_serve_usage_errors_are_one_line(args: list[str], words: str) -> None:
+    from click.testing import CliRunner
+
+    from eagerexec.cli import main
+
+    result = CliRunner().invoke(main, ["serve", *args])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and result.output.startswith("eager: error:") and words in result.output

@@ -58,6 +58,13 @@ def _parse_size(text: str | None) -> int | None:
     default=None,
     help="Place each session in a Ray actor on this cluster (default address: auto).",
 )
+@click.option(
+    "--spin",
+    type=Number(0),
+    default=0.0,
+    show_default=True,
+    help="Seconds a worker polls for the next message before sleeping (0 suits many sessions on few cores).",
+)
 @click.option("--drain-timeout", type=Number(0, min_open=True), default=30.0, show_default=True)
 @click.option("--log-level", default="info", show_default=True)
 def serve_command(
@@ -76,6 +83,7 @@ def serve_command(
     pool_size: int,
     preload: str,
     ray_address: str | None,
+    spin: float,
     drain_timeout: float,
     log_level: str,
 ) -> None:
@@ -104,6 +112,7 @@ def serve_command(
         preload=tuple(m.strip() for m in preload.split(",") if m.strip()),
         drain_timeout=drain_timeout,
         ray_address=ray_address,
+        spin=spin,
     )
     config.check_exposure()
     from ..backends import open_backend

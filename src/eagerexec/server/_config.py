@@ -17,6 +17,8 @@ from .._exceptions import UsageError
 
 __all__ = ["DEFAULT_PRELOAD", "ServerConfig", "is_loopback"]
 
+_WORKER_BACKENDS = ("local", "sandbox", "docker")
+
 DEFAULT_PRELOAD = ("numpy", "pandas", "matplotlib")
 """The data stack a warm session has imported (each only when importable)."""
 
@@ -40,6 +42,10 @@ class ServerConfig:
         pool_size: pre-started sessions kept warm (0: start each session on demand).
         preload: modules imported in each warm session (those not importable are left out).
         drain_timeout: seconds SIGTERM waits for running programs before stopping.
+        spin: the worker backends' ``spin`` (seconds each side polls before sleeping). 0 by default
+            on a server: sessions outnumber cores, and a worker spinning after each reply takes
+            the CPU that the server and the other sessions need (measured: BENCHMARKS.md).
+            None: the backend's own default.
         ray_address: place each session in a Ray actor on this cluster (``auto``, an address);
             None: sessions run on this machine.
     """
@@ -59,6 +65,7 @@ class ServerConfig:
     pool_size: int = 0
     preload: tuple[str, ...] = ()
     drain_timeout: float = 30.0
+    spin: float | None = 0.0
     ray_address: str | None = None
 
     def __post_init__(self) -> None:
@@ -96,6 +103,8 @@ class ServerConfig:
     def session_options(self) -> dict[str, Any]:
         """The backend options every session gets (limits included)."""
         options: dict[str, Any] = {**self.backend_options, "max_output": self.max_output}
+        if self.spin is not None and self.backend in _WORKER_BACKENDS:
+            options.setdefault("spin", self.spin)
         if self.memory is not None:
             options["memory"] = self.memory
         return options
