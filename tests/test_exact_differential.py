@@ -58,7 +58,6 @@ _XFAIL_ROWS: list[tuple[tuple[str, ...], tuple[str, ...], str, str, str]] = [
     (("frames_view", "print_stack"), _WORKER, "*", "*", "the worker's own frames are on the program's stack (f_back, inspect.stack(), print_stack)"),
     (("sys_flags",), _WORKER, "*", "*", "the worker runs with -B (sys.flags.dont_write_bytecode) and an absolute sys.argv[0]"),
     (("fork_child",), _WORKER, "eager", "slow", "a forked child's output is lost when the call that forked ends"),
-    (_SYNTAX_PROGRAMS, _WORKER, "eager", "*", "exit status 0 after a syntax error in eager mode (python: 1)"),
     (("open_fds",), _WORKER, "*", "*", "the worker's own descriptors are open in the program (python: 0, 1, 2)"),
     (("os_close_stdout",), ("local", "docker"), "*", "*", "print() after os.close(1) raises at its statement; python fails at exit: 'Exception ignored', status 120"),
     (("os_exit_4",), ("local", "docker"), "*", "*", "output still buffered at os._exit() is kept; python loses it"),
@@ -68,7 +67,6 @@ _XFAIL_ROWS: list[tuple[tuple[str, ...], tuple[str, ...], str, str, str]] = [
     (("subprocess_buffered",), ("sandbox",), "eager", "slow", "stdout flushed at the end of each call: a child's output comes after the parent's unflushed print"),
     (("exit_256", "exit_false", "exit_minus1"), ("jupyter",), "*", "*", "sys.exit(n) status not as python's (256 -> 0, False -> 0, -1 -> 255)"),
     (("exit_bye",), ("jupyter",), "*", "*", "sys.exit('message') does not print the message on stderr"),
-    (_SYNTAX_PROGRAMS, ("jupyter",), "serial", "*", "serial mode sends a program the chunker knows is invalid to the kernel: statements before the error run"),
     (("subprocess_child",), ("jupyter",), "*", "*", "a child process's output (written to the kernel's descriptors 1 and 2) is not captured"),
 ]
 XFAIL: dict[tuple[str, str, str, str], str] = {

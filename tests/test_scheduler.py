@@ -137,6 +137,15 @@ def test_serial_waits_for_the_end_then_runs_one_batch() -> None:
     assert s.next_action() == Done()
 
 
+def test_serial_runs_nothing_of_a_program_that_does_not_compile() -> None:
+    s = Scheduler(mode="serial")
+    feed(s, S, X, S)
+    assert s.next_action() == Wait()
+    s.stream_ended()
+    assert s.next_action() == FailSyntax(index=1)
+    assert s.next_action() == Done()
+
+
 def test_serial_runs_nothing_after_a_source_failure() -> None:
     s = Scheduler(mode="serial")
     feed(s, S)

@@ -457,6 +457,14 @@ class RunState:
             texts.append(cap.text())
         return texts[0], texts[1], self.caps["stdout"].dropped + self.caps["stderr"].dropped
 
+    def exit_status(self) -> int | None:
+        """``sys.exit``'s status; when the program ended with this run (``last``), the status
+        ``python prog.py`` exits with: 1 after an uncaught error or a syntax error."""
+        code = self.exit_code
+        if self.last and self.error is not None and self.error.origin in ("runtime", "syntax") and not code:
+            return 1
+        return code
+
     def result(self) -> Result:
         stats = self.source.stats
         first = (
@@ -501,7 +509,7 @@ class RunState:
             stderr=stderr,
             figures=tuple(self.figures),
             error=self.error,
-            exit_code=self.exit_code,
+            exit_code=self.exit_status(),
             stopped_early=self.stopped_early,
             chunks=tuple(chunks),
             batches=tuple(self.batches),

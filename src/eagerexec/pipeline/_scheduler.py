@@ -20,7 +20,8 @@ from the first one not yet dispatched to the last one received.
    the first pending chunk the run fails on it (``FailSyntax``) and stops.
 4. Serial mode: nothing runs before the stream has ended; then everything runs as one call. A
    stream that failed runs nothing in serial mode (a truncated program is never run as a whole);
-   in eager mode the chunks already received still run.
+   in eager mode the chunks already received still run. A program holding a ``syntax_error``
+   chunk runs nothing in serial mode (``FailSyntax`` on the first one), as Python refuses it.
 5. Early stop: when a call fails or the program exits, nothing more runs. With
    ``stop_on_error`` (or when the program exited on its own) generation is stopped
    (``StopGeneration``); otherwise the stream is drained to its end (``AwaitStreamEnd``) and the
@@ -237,6 +238,12 @@ class Scheduler:
             if self._stream_failed or first >= end:
                 self._state = _State.DONE
                 return _DONE
+            if self._first_syntax >= first:
+                # Python refuses a file that does not compile: nothing of it runs
+                self._next = end
+                self._stop_error = True
+                self._state = _State.DONE
+                return FailSyntax(index=self._first_syntax)
             return self._start(first, end - 1)
         if first >= end:
             if self._stream_done:
