@@ -6,7 +6,7 @@ Usage::
         [--programs a,b | --limit N] [--json out.json]
 
 Each bundled corpus program is streamed as a ``run_python`` tool call (its JSON arguments, one
-cl100k token every 1/TPS s) by the framework's own scripted model (pydantic-ai's
+cl100k token every 1/TPS s on a fixed schedule, as a server generates whatever the client does) by the framework's own scripted model (pydantic-ai's
 ``FunctionModel``; the Agents SDK's ``ScriptedModel`` with exact Responses events), followed by
 a final text answer. Two arms per program, alternating, on the same machine in the same run,
 both on a warm eagerexec ``local`` session:
@@ -79,8 +79,9 @@ async def pydantic_ai_once(program: Program, tps: float, eager: bool) -> dict[st
             clock.next_request = time.monotonic()
             yield "done"
             return
+        t0 = time.monotonic()
         for k, token in enumerate(tokens):
-            await asyncio.sleep(1 / tps)
+            await asyncio.sleep(max(0.0, t0 + (k + 1) / tps - time.monotonic()))  # a fixed schedule
             clock.last_token = time.monotonic()
             clock.sent += 1
             yield {0: DeltaToolCall(name=TOOL_NAME if k == 0 else None, json_args=token, tool_call_id="c1")}
@@ -141,8 +142,9 @@ async def openai_agents_once(program: Program, tps: float, eager: bool) -> dict[
     async def code_stream(call: ModelCall) -> AsyncIterator[Any]:
         for event in base:
             if isinstance(event, ResponseFunctionCallArgumentsDeltaEvent):
-                for token in tokens:
-                    await asyncio.sleep(1 / tps)
+                t0 = time.monotonic()
+                for k, token in enumerate(tokens):
+                    await asyncio.sleep(max(0.0, t0 + (k + 1) / tps - time.monotonic()))
                     clock.last_token = time.monotonic()
                     clock.sent += 1
                     yield event.model_copy(update={"delta": token})
