@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 pytest.importorskip("starlette")
 from starlette.testclient import TestClient, WebSocketDenialResponse
@@ -410,3 +412,32 @@ def test_serve_usage_errors_are_one_line(args: list[str], words: str) -> None:
     result = CliRunner().invoke(main, ["serve", *args])
     assert result.exit_code == 2
     assert result.output.count("\n") == 1 and result.output.startswith("eager: error:") and words in result.output
+
+
+@given(st.one_of(st.text(), st.builds(json.dumps, st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner) | st.dictionaries(st.sampled_from(["type", "text", "x"]), inner), max_leaves=8))))
+def test_parse_client_never_raises(frame: str) -> None:
+    assert type(parse_client(frame)).__name__ in ("Delta", "End", "ProtocolError")
+
+
+@given(st.lists(st.sampled_from(["delta", "end", "stopped", "result"]), max_size=30))
+def test_program_state_actions_follow_the_phase(actions: list[str]) -> None:
+    state = ProgramState()
+    for action in actions:
+        before = state.phase
+        if action == "delta":
+            got = state.on_delta()
+            assert got == {Phase.IDLE: "start", Phase.STREAMING: "feed", Phase.STOPPED: "drop",
+                           Phase.ENDED: "error"}[before]
+        elif action == "end":
+            got = state.on_end()
+            assert got == {Phase.IDLE: "start_empty", Phase.STREAMING: "finish", Phase.STOPPED: "finish",
+                           Phase.ENDED: "error"}[before]
+            assert state.phase is Phase.ENDED
+        elif action == "stopped":
+            state.on_stopped()
+            assert state.phase is (Phase.STOPPED if before is Phase.STREAMING else before)
+        else:
+            state.on_result()
+            assert state.phase is Phase.IDLE

@@ -189,6 +189,7 @@ def test_sigterm_drains_running_programs_then_stops() -> None:
                 await ws.send(json.dumps({"type": "delta", "text": "import time\nprint('start', flush=True)\n"}))
                 while json.loads(await ws.recv())["type"] != "output":
                     pass
+                workers.update(children(proc.pid))  # the session's worker and the pool's refill
                 proc.send_signal(signal.SIGTERM)
                 await asyncio.sleep(0.3)
                 with pytest.raises(InvalidStatus) as info:  # draining: no new session
