@@ -115,7 +115,7 @@ def test_max_turns_ends_the_loop_with_status_1(server: OpenAIServer) -> None:
     assert len(server.requests) == 2
 
 
-@pytest.mark.parametrize("status", [401, 500])
+@pytest.mark.parametrize("status", [401, 429, 500])
 def test_refused_request_one_line_transcript_kept(server: OpenAIServer, tmp_path: Path, status: int) -> None:
     save = tmp_path / "chat.jsonl"
     server.push(tool_call("a = 5\nprint(a)"), Script(status=status, error_message="nope"), Script(status=status))
@@ -128,8 +128,9 @@ def test_refused_request_one_line_transcript_kept(server: OpenAIServer, tmp_path
     assert saved[-1]["content"] == "5"
 
 
-def test_dropped_stream_is_one_line_and_exit_1(server: OpenAIServer) -> None:
-    server.push(Script(content=["Thinking ", "about ", "it"], drop_after=2))
+@pytest.mark.parametrize("fault", ["drop_after", "malformed_after", "error_event_after"])
+def test_broken_stream_is_one_line_and_exit_1(server: OpenAIServer, fault: str) -> None:
+    server.push(Script(content=["Thinking ", "about ", "it"], **{fault: 2}))  # type: ignore[arg-type]
     res = chat(server, "--once", "go")
     assert res.exit_code == 1
     assert len(res.stderr.strip().splitlines()) == 1 and "eager: error:" in res.stderr
