@@ -22,6 +22,10 @@ starts on demand). Measures, medians (p50) and p90:
   baseline: as many in-process sessions at once in this process.
 * ``--ray`` (alone): the same round trip with ``eager serve --ray`` on a local two-node Ray cluster
   (``ray.cluster_utils.Cluster``) against a plain server, alternating rounds.
+* ``--corpus-clients N`` (alone): N clients at once each stream a bundled corpus program token by
+  token at ``--tps`` (stopping at the first error record), against the same programs streamed one
+  at a time on the same server; saving = 1 - NEL / the program's execution time (the share of
+  execution overlapped with generation), mean over programs.
 * PSS: ``--idle`` idle sessions open on the warm server; the sum of ``Pss`` (``/proc/PID/smaps_rollup``)
   of all the server's descendant processes, divided by the number of sessions (pool included).
 """
@@ -47,9 +51,11 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
 import eagerexec
+from eagerexec.bench._programs import bundled_dir
 from eagerexec.pipeline import Event, OutputReceived
 from eagerexec.server import DEFAULT_PRELOAD
 from eagerexec.server._manager import importable
+from eagerexec.sources._replay import split_tokens
 
 
 def free_port() -> int:
@@ -255,6 +261,65 @@ async def measure_ray(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+async def stream_corpus_program(url: str, code: str, tps: float) -> dict[str, Any]:
+    """Stream ``code`` token by token at ``tps`` (stopping at an error record); its result."""
+    tokens = split_tokens(code)
+    async with connect(url) as ws:
+        ended = False
+
+        async def send() -> None:
+            nonlocal ended
+            start = time.perf_counter()
+            for i, tok in enumerate(tokens):
+                await asyncio.sleep(max(0.0, start + i / tps - time.perf_counter()))
+                await ws.send(json.dumps({"type": "delta", "text": tok}))
+            ended = True
+            await ws.send(json.dumps({"type": "end"}))
+
+        sender = asyncio.create_task(send())
+        while True:
+            msg = json.loads(await ws.recv())
+            if msg["type"] == "error" and msg["stop"] and not sender.done():
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sender
+                if not ended:
+                    await ws.send(json.dumps({"type": "end"}))
+            if msg["type"] == "result":
+                await sender
+                result: dict[str, Any] = msg["result"]
+                return result
+
+
+def saving(result: dict[str, Any]) -> float | None:
+    """Share of the program's execution that overlapped generation: 1 - NEL / execution time."""
+    busy = sum(b["exec_end"] - b["exec_start"] for b in result["timeline"]["batches"])
+    return None if busy <= 0.01 else 1.0 - result["metrics"]["nel"] / busy
+
+
+async def measure_corpus(args: argparse.Namespace) -> dict[str, Any]:
+    """NEL saving of ``--corpus-clients`` clients streaming bundled programs at once vs one at a time."""
+    programs = sorted(bundled_dir().glob("*.py"))[: args.programs]
+    codes = [p.read_text() for p in programs]
+    stack = importable(DEFAULT_PRELOAD)
+    out: dict[str, Any] = {"backend": args.backend, "tps": args.tps, "programs": len(codes),
+                           "clients": args.corpus_clients}
+    with server(args.backend, args.corpus_clients, ",".join(stack)) as (url, _):
+        single = [saving(await stream_corpus_program(url, code, args.tps)) for code in codes]
+        await asyncio.sleep(args.gap)
+        many = await asyncio.gather(
+            *(stream_corpus_program(url, codes[i % len(codes)], args.tps) for i in range(args.corpus_clients))
+        )
+    one = [x for x in single if x is not None]
+    conc = [x for x in (saving(r) for r in many) if x is not None]
+    out["single_mean_saving"] = statistics.mean(one)
+    out["concurrent_mean_saving"] = statistics.mean(conc)
+    out["single_median_saving"] = statistics.median(one)
+    out["concurrent_median_saving"] = statistics.median(conc)
+    out["concurrent_median_nel_s"] = statistics.median(r["metrics"]["nel"] for r in many)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backend", default="sandbox")
@@ -266,9 +331,16 @@ def main() -> None:
     ap.add_argument("--idle", type=int, default=10)
     ap.add_argument("--pool", type=int, default=2)
     ap.add_argument("--ray", action="store_true", help="only: the round trip with sessions in Ray actors")
+    ap.add_argument("--corpus-clients", type=int, default=0,
+                    help="only: this many clients streaming bundled corpus programs at once, vs one at a time")
+    ap.add_argument("--programs", type=int, default=12, help="bundled programs used by --corpus-clients")
+    ap.add_argument("--tps", type=float, default=100.0, help="tokens per second of --corpus-clients")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
-    out = asyncio.run(measure_ray(args) if args.ray else measure(args))
+    if args.corpus_clients:
+        out = asyncio.run(measure_corpus(args))
+    else:
+        out = asyncio.run(measure_ray(args) if args.ray else measure(args))
     text = json.dumps(out, indent=2)
     print(text)
     if args.json:
