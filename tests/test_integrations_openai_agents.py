@@ -152,3 +152,73 @@ def test_tool_works_without_streaming() -> None:
     assert result.final_output == "4"
     items = model.calls[1].input
     assert outputs(model.calls[1])["c1"] == "4", items
+
+
+class CustomStream:
+    """A custom tool call (raw code input) as exact Responses events, the input in pieces."""
+
+    def __init__(self, call_id: str, code: str, how: str, delay: float = 0.0) -> None:
+        self.call_id, self.code, self.how, self.delay = call_id, code, how, delay
+        self.sent = 0
+        self.total = 0
+        self.calls: list[ModelCall] = []
+
+    async def __call__(self, call: ModelCall) -> AsyncIterator[Any]:
+        from openai.types.responses import ResponseCustomToolCall, ResponseCustomToolCallInputDeltaEvent
+
+        self.calls.append(call)
+        item = ResponseCustomToolCall(type="custom_tool_call", call_id=self.call_id, name="run_python", input=self.code, id="ct1")
+        events: list[Any] = []
+        for e in await base_events([code_call(self.call_id, "")]):
+            kind = e.type
+            if kind == "response.output_item.added":
+                events.append(e.model_copy(update={"item": item.model_copy(update={"input": ""})}))
+            elif kind == "response.function_call_arguments.delta":
+                events += [
+                    ResponseCustomToolCallInputDeltaEvent(
+                        type="response.custom_tool_call_input.delta", delta=p, item_id="ct1", output_index=0, sequence_number=0
+                    )
+                    for p in split(self.code, self.how)
+                ]
+            elif kind == "response.function_call_arguments.done":
+                continue
+            elif kind == "response.output_item.done":
+                events.append(e.model_copy(update={"item": item}))
+            elif kind == "response.completed":
+                events.append(e.model_copy(update={"response": e.response.model_copy(update={"output": [item]})}))
+            else:
+                events.append(e)
+        self.total = len(events)
+        for e in events:
+            yield e
+            self.sent += 1
+            if self.delay:
+                await asyncio.sleep(self.delay)
+
+
+def custom_outputs(call: ModelCall) -> dict[str, str]:
+    items = call.input if isinstance(call.input, list) else []
+    return {i["call_id"]: i["output"] for i in items if isinstance(i, dict) and i.get("type") == "custom_tool_call_output"}
+
+
+@pytest.mark.parametrize("how", SPLITS)
+def test_custom_tool_raw_code_state_and_early_error(how: str) -> None:
+    s1 = CustomStream("k1", "z = 5\nprint('z', z)\n", how)
+    s2 = CustomStream("k2", "print('before')\nz.nope\n" + "print('never')\n" * 40, how, delay=0.005)
+    s3 = CustomStream("k3", "print(z * 2)", how)
+    model = ScriptedModel([ModelStep.stream(s1), ModelStep.stream(s2), ModelStep.stream(s3), [text("10")]])
+
+    async def go() -> tuple[Any, EagerPython]:
+        async with EagerPython(custom=True) as eager:
+            agent = Agent(name="coder", model=model, tools=[eager.tool])
+            return await eager.run(agent, "go"), eager
+
+    result, eager = asyncio.run(go())
+    assert result.final_output == "10"
+    assert custom_outputs(s2.calls[0])["k1"] == "z 5"
+    back = custom_outputs(s3.calls[0])["k2"]
+    assert back.startswith("before\n") and "AttributeError" in back and "never" not in back
+    assert eager.cuts == 1
+    if how != "whole":  # sent in one piece, the input cannot be cut
+        assert s2.sent < s2.total
+    assert custom_outputs(model.calls[3])["k3"] == "10"

@@ -18,7 +18,8 @@ Strategy (the SDK's own pieces: ``Runner.run_streamed``, its raw stream events, 
   ``result.to_input_list()`` plus the cut call (with the code received) and its output (the
   error). Events of every segment are yielded; ``result`` is the final ``RunResultStreaming``.
 
-Not supported: ``CustomTool`` (raw string input) calls are not followed; only function calls.
+With ``custom=True`` the tool is a ``CustomTool`` instead (its input is the raw code: no JSON
+escaping), followed through ``response.custom_tool_call_input.delta``.
 Needs the ``openai-agents`` extra; imported only with this module.
 """
 
@@ -32,7 +33,7 @@ from .._exceptions import require
 
 require("agents", extra="openai-agents", feature="eagerexec.integrations.openai_agents")
 
-from agents import Agent, FunctionTool, RunContextWrapper, Runner  # noqa: E402
+from agents import Agent, CustomTool, FunctionTool, RunContextWrapper, Runner  # noqa: E402
 from agents.result import RunResultStreaming  # noqa: E402
 from agents.stream_events import RawResponsesStreamEvent, StreamEvent  # noqa: E402
 
@@ -53,6 +54,8 @@ class EagerPython:
         description: the tool's description for the model.
         stop_on_error: end the model's response at the first failing statement.
         max_segments: how many times a run may be cut and continued before giving up.
+        custom: offer a ``CustomTool`` whose input is the code itself (Responses models that
+            support custom tools) instead of a ``FunctionTool`` taking ``{"code": ...}``.
         **options: ``CodeToolSession`` options (``timeout=``, ``max_output=``, ``workdir=``...).
     """
 
@@ -64,9 +67,11 @@ class EagerPython:
         description: str = TOOL_DESCRIPTION,
         stop_on_error: bool = True,
         max_segments: int = 20,
+        custom: bool = False,
         **options: Any,
     ) -> None:
         self.tool_name = tool_name
+        self.custom = custom
         self.stop_on_error = stop_on_error
         self.max_segments = max_segments
         self.session = CodeToolSession(backend, **options)
@@ -74,13 +79,17 @@ class EagerPython:
         """The last ``RunResultStreaming`` (of the final segment)."""
         self.cuts = 0
         """How many times a response was ended early by a failing statement."""
-        self.tool = FunctionTool(
-            name=tool_name,
-            description=description,
-            params_json_schema=dict(CODE_SCHEMA),
-            on_invoke_tool=self._invoke,
-            strict_json_schema=True,
-        )
+        self.tool: FunctionTool | CustomTool
+        if custom:
+            self.tool = CustomTool(name=tool_name, description=description, on_invoke_tool=self._invoke_custom)
+        else:
+            self.tool = FunctionTool(
+                name=tool_name,
+                description=description,
+                params_json_schema=dict(CODE_SCHEMA),
+                on_invoke_tool=self._invoke,
+                strict_json_schema=True,
+            )
 
     async def __aenter__(self) -> Self:
         await self.session.__aenter__()
@@ -98,6 +107,9 @@ class EagerPython:
         if code is None and (call_id is None or self.session.get(call_id) is None):
             return "error: the arguments are not a JSON object with a 'code' string"
         return format_result(await self.session.result(call_id, code))
+
+    async def _invoke_custom(self, ctx: Any, code: str) -> str:
+        return format_result(await self.session.result(getattr(ctx, "tool_call_id", None), code))
 
     async def stream(self, agent: Agent[Any], input: str | list[Any], **runner_kwargs: Any) -> AsyncIterator[StreamEvent]:
         """Run ``agent`` streamed, executing the code tool's statements as they stream.
@@ -129,16 +141,22 @@ class EagerPython:
             self.session.end_all()
             self.cuts += 1
             output = format_result(await self.session.result(failed.call_id))
-            items = [
-                *result.to_input_list(),
-                {
-                    "type": "function_call",
-                    "call_id": failed.call_id,
-                    "name": self.tool_name,
-                    "arguments": json.dumps({"code": failed.code_so_far}),
-                },
-                {"type": "function_call_output", "call_id": failed.call_id, "output": output},
-            ]
+            if self.custom:
+                cut: list[dict[str, Any]] = [
+                    {"type": "custom_tool_call", "call_id": failed.call_id, "name": self.tool_name, "input": failed.code_so_far},
+                    {"type": "custom_tool_call_output", "call_id": failed.call_id, "output": output},
+                ]
+            else:
+                cut = [
+                    {
+                        "type": "function_call",
+                        "call_id": failed.call_id,
+                        "name": self.tool_name,
+                        "arguments": json.dumps({"code": failed.code_so_far}),
+                    },
+                    {"type": "function_call_output", "call_id": failed.call_id, "output": output},
+                ]
+            items = [*result.to_input_list(), *cut]
         raise RuntimeError(f"the run was cut {self.max_segments} times by failing statements; giving up")
 
     async def run(self, agent: Agent[Any], input: str | list[Any], **runner_kwargs: Any) -> RunResultStreaming:
@@ -153,12 +171,18 @@ class EagerPython:
         call: ToolCall | None
         if kind == "response.output_item.added":
             item = data.item
-            if getattr(item, "type", "") == "function_call" and item.name == self.tool_name:
+            item_type = getattr(item, "type", "")
+            if item_type == "function_call" and item.name == self.tool_name and not self.custom:
                 call = self.session.begin(item.call_id)
                 calls[data.output_index] = call
                 if item.arguments:
                     call.feed(item.arguments)
-        elif kind == "response.function_call_arguments.delta":
+            elif item_type == "custom_tool_call" and item.name == self.tool_name and self.custom:
+                call = self.session.begin(item.call_id, raw=True)
+                calls[data.output_index] = call
+                if item.input:
+                    call.feed(item.input)
+        elif kind in ("response.function_call_arguments.delta", "response.custom_tool_call_input.delta"):
             call = calls.get(data.output_index)
             if call is not None:
                 call.feed(data.delta)
