@@ -92,6 +92,8 @@ class WorkerBackend(Backend):
         self._lost_unreported = False
         self._kill_reason: str | None = None
         self._exited: asyncio.Event | None = None
+        self._ticking = False  # the flush timer runs (``_on_tick``)
+        self._call_since = 0.0  # loop time the running call started waiting
         self._poller: select.poll | None = None
         self._out = StreamOutput("stdout", self.max_output, self.emit)
         self._err = StreamOutput("stderr", self.max_output, self.emit)
@@ -401,16 +403,21 @@ class WorkerBackend(Backend):
             self._kill_reason = "killed"
             self._kill(self._proc)
 
-    def _on_flush_due(self, call_id: int, handles: list[asyncio.TimerHandle]) -> None:
-        """The call has run ``FLUSH_EVERY`` seconds more: ask the worker to flush the program's
-        output (a control message, read in the worker's SIGIO handler) and plan the next one."""
+    def _on_tick(self) -> None:
+        """Every ``FLUSH_EVERY`` seconds while calls run: when the running call has run that
+        long, ask the worker to flush the program's output (a control message, read in the
+        worker's SIGIO handler). One timer serves back-to-back calls (no timer per call); it
+        stops at a tick that finds no call running, the next call that waits starts it again."""
         pending = self._pending
         proc = self._proc
-        if call_id != self._call_id or proc is None or proc.control < 0 or pending is None or pending.done():
+        if not self._busy or proc is None or proc.control < 0 or pending is None or pending.done():
+            self._ticking = False
             return
-        with contextlib.suppress(OSError):
-            os.write(proc.control, FLUSH_MESSAGE)
-        handles[:] = [asyncio.get_running_loop().call_later(FLUSH_EVERY, self._on_flush_due, call_id, handles)]
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._call_since >= FLUSH_EVERY:
+            with contextlib.suppress(OSError):
+                os.write(proc.control, FLUSH_MESSAGE)
+        loop.call_later(FLUSH_EVERY, self._on_tick)
 
     def _send_interrupt(self, call_id: int) -> None:
         if self._proc is not None and self._proc.control >= 0:
@@ -440,7 +447,6 @@ class WorkerBackend(Backend):
         self._pending = pending
         timeout = request.timeout or self.timeout
         timer = loop.call_later(timeout, self._on_timeout, call_id) if timeout else None
-        flusher: list[asyncio.TimerHandle] = []
         try:
             self._write(proc, encode_request(call_id, request))
             if self.spin:
@@ -448,7 +454,10 @@ class WorkerBackend(Backend):
             if pending.done():
                 reply = pending.result()
             else:
-                flusher.append(loop.call_later(FLUSH_EVERY, self._on_flush_due, call_id, flusher))
+                self._call_since = loop.time()
+                if not self._ticking:
+                    self._ticking = True
+                    loop.call_later(FLUSH_EVERY, self._on_tick)
                 reply = await pending
         except asyncio.CancelledError:
             await self._settle_cancelled(proc, call_id)
@@ -456,8 +465,6 @@ class WorkerBackend(Backend):
         finally:
             if timer is not None:
                 timer.cancel()
-            for handle in flusher:
-                handle.cancel()
         self._drain_output(proc)
         if reply is None:
             return await self._died(fresh)
