@@ -222,3 +222,30 @@ def test_custom_tool_raw_code_state_and_early_error(how: str) -> None:
     if how != "whole":  # sent in one piece, the input cannot be cut
         assert s2.sent < s2.total
     assert custom_outputs(model.calls[3])["k3"] == "10"
+
+
+def test_chat_completions_over_http_routes_by_output_index_and_cancels() -> None:
+    """The SDK's Chat Completions model over loopback HTTP (item ids are placeholders there)."""
+    from agents import OpenAIChatCompletionsModel
+    from openai import AsyncOpenAI
+    from openai_server import OpenAIServer, Script
+
+    code = "y = 1\nprint('before')\n1 / 0\n" + "print('never')\n" * 40
+    pieces = split(json.dumps({"code": code}), "random")
+    with OpenAIServer() as server:
+        server.push(Script(tool_args=pieces, delay=0.01), Script(content=["ok"]))
+
+        async def go() -> tuple[Any, EagerPython]:
+            model = OpenAIChatCompletionsModel("m", AsyncOpenAI(base_url=server.base_url, api_key="sk-test"))
+            async with EagerPython() as eager:
+                agent = Agent(name="coder", model=model, tools=[eager.tool])
+                return await eager.run(agent, "go"), eager
+
+        result, eager = asyncio.run(go())
+        first = server.requests[0]
+        assert first.done.wait(5)
+        assert result.final_output == "ok" and eager.cuts == 1
+        assert not first.completed and first.pieces_sent < len(pieces) // 2
+        call, back = server.requests[1].body["messages"][-2:]
+        assert json.loads(call["tool_calls"][0]["function"]["arguments"])["code"].startswith("y = 1\n")
+        assert back["role"] == "tool" and "ZeroDivisionError" in back["content"] and "never" not in back["content"]

@@ -112,3 +112,23 @@ def test_each_run_has_its_own_session() -> None:
     agent.run_sync("two")
     assert tool_return(script.seen[1]) == "1"
     assert tool_return(script.seen[3]) == "False"
+
+
+def test_a_real_http_stream_is_closed_at_the_error() -> None:
+    """pydantic-ai's own OpenAI model over loopback HTTP: the server sees the disconnect."""
+    from openai_server import OpenAIServer, Script
+    from pydantic_ai.models.openai import OpenAIChatModel
+    from pydantic_ai.providers.openai import OpenAIProvider
+
+    code = "y = 1\nprint('before')\n1 / 0\n" + "print('never')\n" * 40
+    pieces = split(json.dumps({"code": code}), "random")
+    with OpenAIServer() as server:
+        server.push(Script(tool_args=pieces, delay=0.01), Script(content=["ok"]))
+        model = OpenAIChatModel("m", provider=OpenAIProvider(base_url=server.base_url, api_key="sk-test"))
+        result = Agent(model, capabilities=[EagerPython()]).run_sync("go")
+        first = server.requests[0]
+        assert first.done.wait(5)
+        assert result.output == "ok"
+        assert not first.completed and first.pieces_sent < len(pieces) // 2
+        back = server.requests[1].body["messages"][-1]
+        assert back["role"] == "tool" and "ZeroDivisionError" in back["content"] and "never" not in back["content"]
