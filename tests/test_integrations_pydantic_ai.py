@@ -132,3 +132,25 @@ def test_a_real_http_stream_is_closed_at_the_error() -> None:
         assert not first.completed and first.pieces_sent < len(pieces) // 2
         back = server.requests[1].body["messages"][-1]
         assert back["role"] == "tool" and "ZeroDivisionError" in back["content"] and "never" not in back["content"]
+
+
+def test_a_call_after_a_failed_one_in_the_same_response_never_runs() -> None:
+    first = json.dumps({"code": "import time\ntime.sleep(0.3)\n1 / 0\n"})
+    second = split(json.dumps({"code": "print('second ran')\n" * 30}), "chars")
+    seen: list[list[ModelMessage]] = []
+
+    async def stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str | DeltaToolCalls]:
+        seen.append(list(messages))
+        if len(seen) > 1:
+            yield "done"
+            return
+        yield {0: DeltaToolCall(name="run_python", json_args=first, tool_call_id="a")}
+        for k, piece in enumerate(second):
+            yield {1: DeltaToolCall(name="run_python" if k == 0 else None, json_args=piece, tool_call_id="b" if k == 0 else None)}
+            await asyncio.sleep(0.01)
+
+    result = Agent(FunctionModel(stream_function=stream), capabilities=[EagerPython()]).run_sync("go")
+    assert result.output == "done"
+    returns = {p.tool_call_id: str(p.content) for p in seen[1][-1].parts if isinstance(p, ToolReturnPart)}
+    assert "ZeroDivisionError" in returns["a"]
+    assert returns["b"].startswith("not run") and "second ran" not in returns["b"]

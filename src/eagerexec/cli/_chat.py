@@ -37,6 +37,7 @@ import click
 from .._exceptions import EagerError, UsageError, require
 from ..integrations._common import (
     CODE_SCHEMA,
+    NOT_RUN,
     TOOL_DESCRIPTION,
     TOOL_NAME,
     CodeToolSession,
@@ -321,9 +322,9 @@ class Chat:
         for c in calls.values():
             if c.run is None:
                 text = f"unknown tool {c.name!r}: the only tool is {TOOL_NAME}" if c.name != TOOL_NAME else "(no code)"
-            elif failed:
+            elif failed or c.run.skipped:
                 c.run.cancel()
-                text = "not run: an earlier call failed"
+                text = NOT_RUN
             else:
                 result = await c.run.wait()
                 record.results.append(result)
@@ -331,7 +332,7 @@ class Chat:
                 text = format_result(result)
             self.messages.append({"role": "tool", "tool_call_id": c.id, "content": text})
         if fence_run is not None:
-            if failed:
+            if failed or fence_run.skipped:
                 fence_run.cancel()
             else:
                 result = await fence_run.wait()

@@ -20,11 +20,14 @@ The API (small on purpose; the LangGraph and smolagents adapters use it too):
 
 * ``CodeToolSession(backend="local", *, on_error=None, max_output=..., timeout=..., **options)``:
   an async context manager; ``begin(call_id, raw=False) -> ToolCall``; ``get(call_id)``;
-  ``await result(call_id, code=None) -> Result``; ``await run_code(code) -> Result``;
+  ``await result(call_id, code=None) -> Result``; ``await output(call_id, code=None) -> str``
+  (the text for the model; ``NOT_RUN`` for a call skipped because an earlier one failed);
+  ``await run_code(code) -> Result``;
   ``end_all()`` (the response is over), ``cancel_all()`` (the user stopped the turn);
   ``session`` (the ``eagerexec.Session``), ``results`` (every finished run, in order).
 * ``ToolCall``: ``feed(piece)``, ``end()``, ``cancel()``, ``error`` (the ``RunError`` as soon as
-  known), ``failed`` (an ``asyncio.Event``), ``await wait() -> Result``, ``code_so_far``.
+  known), ``failed`` (an ``asyncio.Event``), ``skipped`` (a call begun after a failed one is
+  cancelled before it runs), ``await wait() -> Result``, ``code_so_far``.
 * ``format_result(result) -> str``; ``TOOL_NAME``, ``TOOL_DESCRIPTION``, ``CODE_SCHEMA``.
 """
 
@@ -41,6 +44,7 @@ from ..sources import JsonStringExtractor
 
 __all__ = [
     "CODE_SCHEMA",
+    "NOT_RUN",
     "TOOL_DESCRIPTION",
     "TOOL_NAME",
     "CodeToolSession",
@@ -68,6 +72,8 @@ DEFAULT_TOOL_OUTPUT = 16_000
 
 _TRACEBACK_FRAMES = 4
 
+NOT_RUN = "not run: a statement of an earlier call in this response failed"
+
 ErrorHook = Callable[[str, RunError], None]
 """``on_error(call_id, error)``: a statement of that call failed; stop the model's stream."""
 
@@ -83,6 +89,8 @@ class ToolCall:
         self.failed = asyncio.Event()
         """Set the moment a statement of this call fails (or its arguments are not JSON)."""
         self.error: RunError | None = None
+        self.skipped = False
+        """Cancelled before it ran because a call begun before it failed."""
         self._owner = owner
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._ended = False
@@ -152,6 +160,7 @@ class ToolCall:
         self.error = error
         self.end()  # wakes the source's pending read: the pipeline is stopping it
         self.failed.set()
+        self._owner._skip_after(self)
         if self._owner.on_error is not None:
             self._owner.on_error(self.call_id, error)
 
@@ -251,6 +260,15 @@ class CodeToolSession:
             if not call.done:
                 call.cancel()
 
+    def _skip_after(self, failed: ToolCall) -> None:
+        # the statements after a failing one never run: neither do the calls begun after it
+        later = False
+        for call in list(self._calls.values()):
+            if later and not call.done and call.error is None:
+                call.skipped = True
+                call.cancel()
+            later = later or call is failed
+
     def end_all(self) -> None:
         """The model's response is over: end every call still receiving arguments."""
         for call in self._calls.values():
@@ -279,6 +297,15 @@ class CodeToolSession:
         result = await call.wait()
         self._delivered.add(call.call_id)
         return result
+
+    async def output(self, call_id: str | None, code: str | None = None) -> str:
+        """What the model reads for the call ``call_id``: ``format_result`` of its result, or
+        ``NOT_RUN`` when it was skipped because a call before it failed (see ``result``)."""
+        call = self._calls.get(call_id) if call_id is not None and call_id not in self._delivered else None
+        if call is not None and call.skipped:
+            self._delivered.add(call.call_id)
+            return NOT_RUN
+        return format_result(await self.result(call_id, code))
 
     async def run_code(self, code: str) -> Result:
         """Run complete code as one call (after the calls already begun)."""

@@ -106,10 +106,10 @@ class EagerPython:
             code = None
         if code is None and (call_id is None or self.session.get(call_id) is None):
             return "error: the arguments are not a JSON object with a 'code' string"
-        return format_result(await self.session.result(call_id, code))
+        return await self.session.output(call_id, code)
 
     async def _invoke_custom(self, ctx: Any, code: str) -> str:
-        return format_result(await self.session.result(getattr(ctx, "tool_call_id", None), code))
+        return await self.session.output(getattr(ctx, "tool_call_id", None), code)
 
     async def stream(self, agent: Agent[Any], input: str | list[Any], **runner_kwargs: Any) -> AsyncIterator[StreamEvent]:
         """Run ``agent`` streamed, executing the code tool's statements as they stream.

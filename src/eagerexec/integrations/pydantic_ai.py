@@ -49,11 +49,9 @@ from pydantic_ai.messages import (  # noqa: E402
 )
 from pydantic_ai.toolsets import FunctionToolset  # noqa: E402
 
-from ._common import TOOL_DESCRIPTION, TOOL_NAME, CodeToolSession, ToolCall, format_result  # noqa: E402
+from ._common import NOT_RUN, TOOL_DESCRIPTION, TOOL_NAME, CodeToolSession, ToolCall, format_result  # noqa: E402
 
 __all__ = ["EagerPython"]
-
-_NOT_RUN = "not run: an earlier statement of this response failed"
 
 
 class EagerPython(AbstractCapability[Any]):
@@ -182,6 +180,6 @@ class EagerPython(AbstractCapability[Any]):
             async with CodeToolSession(self.backend, **self.options) as own:
                 return format_result(await own.run_code(code))
         if ctx.tool_call_id in self._not_run:
-            return _NOT_RUN
-        return format_result(await session.result(ctx.tool_call_id, code))
+            return NOT_RUN
+        return await session.output(ctx.tool_call_id, code)
 
