@@ -22,7 +22,7 @@ from langchain_core.language_models.fake_chat_models import FakeMessagesListChat
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGenerationChunk
 
-from eagerexec import MissingExtraError
+from eagerexec import MissingExtraError, UnknownOptionError
 from eagerexec.integrations.langgraph import EagerPython
 
 SPLITS = ["whole", "chars", "random"]
@@ -219,6 +219,11 @@ def test_call_without_id_is_matched_by_its_code(eager: EagerPython) -> None:
 
     assert eager.tool.invoke({"code": code}) == "streamed once"
     assert len(eager.results) == 1  # not run a second time
+
+
+def test_misspelt_option_is_named() -> None:
+    with pytest.raises(UnknownOptionError, match="timeot"):
+        EagerPython(timeot=3)
 
 
 def test_missing_framework_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
