@@ -286,7 +286,8 @@ async def stream_corpus_program(url: str, code: str, tps: float) -> dict[str, An
                 if not ended:
                     await ws.send(json.dumps({"type": "end"}))
             if msg["type"] == "result":
-                await sender
+                if not sender.cancelled():
+                    await sender
                 result: dict[str, Any] = msg["result"]
                 return result
 
