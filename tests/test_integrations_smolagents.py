@@ -5,6 +5,7 @@ fed whole, by character and in random pieces."""
 from __future__ import annotations
 
 import importlib
+import json
 import random
 import sys
 import time
@@ -118,6 +119,20 @@ def test_markdown_fences_and_generate_without_stream_outputs(executor: EagerExec
 
 
 @pytest.mark.parametrize("split", SPLITS)
+def test_structured_outputs_stream_the_code_field(executor: EagerExecutor, split: str) -> None:
+    answers = [
+        json.dumps({"thought": "start", "code": "word = 'caf\u00e9'\nprint(word.upper())"}),
+        json.dumps({"thought": "done", "code": "final_answer(len(word))"}),
+    ]
+    model = ScriptedModel(answers, split=split)
+    agent = agent_for(executor, model, stream_outputs=True, use_structured_outputs_internally=True)
+
+    assert agent.run("shout") == 4
+    assert "CAFÉ" in agent.memory.steps[1].observations
+    assert [r.code for r in executor.results[1:]] == ["word = 'café'\nprint(word.upper())", "final_answer(len(word))"]
+
+
+@pytest.mark.parametrize("split", SPLITS)
 def test_error_stops_the_stream_and_reaches_the_model(executor: EagerExecutor, split: str) -> None:
     failing = "Thought: go.\n<code>\nprint('before')\nratio = 1 / 0\n" + "print('AFTER-MARK')\n" * 300 + "</code>"
     model = ScriptedModel([failing, "<code>\nfinal_answer('recovered')\n</code>"], split=split, delay=0.001)
@@ -133,6 +148,24 @@ def test_error_stops_the_stream_and_reaches_the_model(executor: EagerExecutor, s
     if split != "whole":  # (one piece: nothing left to stop)
         assert model.sent < len(pieces(failing, split)) / 2  # the model's stream was closed early
     assert "ZeroDivisionError" in seen_text(model.seen[1])  # the error reached the model
+
+
+@pytest.mark.parametrize("form", ["fences", "json"])
+def test_a_cut_answer_still_parses(executor: EagerExecutor, form: str) -> None:
+    code = "print('before')\nratio = 1 / 0\n" + "print('AFTER-MARK')\n" * 300
+    if form == "fences":
+        answers = [f"Thought: go.\n```python\n{code}```\n", "```python\nfinal_answer('recovered')\n```"]
+    else:
+        answers = [json.dumps({"thought": "go", "code": code}), json.dumps({"thought": "ok", "code": "final_answer('recovered')"})]
+    model = ScriptedModel(answers, delay=0.001)
+    agent = agent_for(executor, model, stream_outputs=True, use_structured_outputs_internally=form == "json")
+
+    assert agent.run("divide") == "recovered"
+
+    step = agent.memory.steps[1]
+    assert "ZeroDivisionError: division by zero" in str(step.error)  # not a parsing error
+    assert model.sent < len(pieces(answers[0], "random")) / 2
+    assert "AFTER-MARK" not in step.observations
 
 
 def test_tools_and_variables_are_sent(executor: EagerExecutor) -> None:

@@ -15,8 +15,8 @@ then hands it to its ``PythonExecutor``. Two pieces change that, sharing one eag
   short traceback); the agent puts it, with the logs, in front of the model.
 * ``EagerModel`` (wraps any smolagents ``Model``; ``executor.wrap_model(model)``): its
   ``generate_stream`` (and ``generate``, which streams too) passes every delta on while the code
-  in it (``<code>`` tags and markdown fences both, sans-IO, as it streams) runs in the executor's
-  session. When a statement fails, or ``final_answer`` ran, it stops yielding and closes the inner
+  in it (``<code>`` tags and markdown fences both, sans-IO, as it streams; the ``code`` field
+  with structured outputs) runs in the executor's session. When a statement fails, or ``final_answer`` ran, it stops yielding and closes the inner
   stream: the model stops generating there. Only action steps run code (the call whose stop
   sequences hold ``Observation:``); planning and summary calls pass through untouched.
 
@@ -34,7 +34,7 @@ from collections.abc import Generator
 from types import TracebackType
 from typing import Any, Self
 
-from .._exceptions import UsageError, require
+from .._exceptions import StreamInterruptedError, UsageError, require
 
 require("smolagents", extra="smolagents", feature="eagerexec.integrations.smolagents")
 
@@ -50,7 +50,7 @@ from smolagents.tools import Tool, get_tools_definition_code  # noqa: E402
 
 from ..backends import Backend  # noqa: E402
 from ..pipeline import Result  # noqa: E402
-from ..sources import FenceExtractor  # noqa: E402
+from ..sources import FenceExtractor, JsonStringExtractor  # noqa: E402
 from ._common import ToolCall, format_error  # noqa: E402
 from ._loopthread import ThreadedCodeTool  # noqa: E402
 
@@ -103,6 +103,11 @@ class TagExtractor:
     def found_code(self) -> bool:
         """A block was opened."""
         return self._blocks > 0
+
+    @property
+    def inside(self) -> bool:
+        """A block is open."""
+        return self._inside
 
     def feed(self, text: str) -> str:
         """Consume a piece of the answer; return the code it made certain."""
@@ -170,6 +175,14 @@ class _CodeExtractor:
                 self._chosen, code = extractor, got
         return code
 
+    def closing(self) -> str:
+        """The fence or tag that closes the block still open ('' when none is)."""
+        if isinstance(self._chosen, TagExtractor) and self._chosen.inside:
+            return self._chosen.close_tag
+        if isinstance(self._chosen, FenceExtractor) and self._chosen.in_code:
+            return "\n```"
+        return ""
+
     def close(self) -> str:
         if self._chosen is not None:
             return self._chosen.close()
@@ -179,6 +192,20 @@ class _CodeExtractor:
                 if got:
                     return got
         return ""
+
+
+def _closing(extractor: _CodeExtractor | JsonStringExtractor, text: str) -> str:
+    """What a cut answer needs to parse as smolagents parses it: the open block's closing fence
+    or tag, or the end of the JSON object."""
+    if isinstance(extractor, _CodeExtractor):
+        return extractor.closing()
+    for suffix in ('"}', "}", '\\"}', '0"}', '00"}', '000"}', '0000"}'):
+        try:
+            json.loads(text + suffix)
+        except ValueError:
+            continue
+        return suffix
+    return ""
 
 
 def _tags_of(code_block_tags: str | tuple[str, str] | None) -> tuple[str, str]:
@@ -380,7 +407,8 @@ class EagerModel(Model):  # type: ignore[misc]  # smolagents is untyped
         """The inner model's deltas, while their code runs; ends early when a statement fails.
 
         Yields:
-            ``ChatMessageStreamDelta``s, unchanged.
+            ``ChatMessageStreamDelta``s, unchanged; after a failure, one more that closes the
+            open block (or the JSON of structured outputs) so that the cut answer parses.
         """
         if response_format is not None:
             kwargs["response_format"] = response_format
@@ -390,7 +418,10 @@ class EagerModel(Model):  # type: ignore[misc]  # smolagents is untyped
         if not stop_sequences or "Observation:" not in stop_sequences:
             yield from stream  # not an action step (planning, summary): no code runs
             return
-        extractor = _CodeExtractor(self.executor.code_block_tags)
+        # structured outputs (``use_structured_outputs_internally``): {"thought": ..., "code": ...}
+        extractor: _CodeExtractor | JsonStringExtractor = (
+            JsonStringExtractor("code") if response_format is not None else _CodeExtractor(self.executor.code_block_tags)
+        )
         call: ToolCall | None = None
         core = self.executor.core
 
@@ -401,18 +432,29 @@ class EagerModel(Model):  # type: ignore[misc]  # smolagents is untyped
                     call = self.executor._begin()
                 core.feed(call, code)
 
+        stopped = malformed = False
+        text: list[str] = []
         try:
             for delta in stream:
                 if delta.content:
-                    feed(extractor.feed(delta.content))
+                    text.append(delta.content)
+                    try:
+                        feed("" if malformed else extractor.feed(delta.content))
+                    except StreamInterruptedError:  # not the JSON asked for: smolagents says so
+                        malformed = True
                 yield delta
                 if call is not None and call.error is not None:
+                    stopped = True
                     break
         finally:
             stream.close()
             feed(extractor.close())
             if call is not None:
                 core.end(call)
+        if stopped:  # the cut answer must still parse: close its block (or its JSON)
+            closing = _closing(extractor, "".join(text))
+            if closing:
+                yield ChatMessageStreamDelta(content=closing)
 
     def _inner_stream(
         self, messages: list[ChatMessage | dict[str, Any]], **kwargs: Any
