@@ -26,8 +26,8 @@ The API (small on purpose; the LangGraph and smolagents adapters use it too):
   ``end_all()`` (the response is over), ``cancel_all()`` (the user stopped the turn);
   ``session`` (the ``eagerexec.Session``), ``results`` (every finished run, in order).
 * ``ToolCall``: ``feed(piece)``, ``end()``, ``cancel()``, ``error`` (the ``RunError`` as soon as
-  known), ``failed`` (an ``asyncio.Event``), ``skipped`` (a call begun after a failed one is
-  cancelled before it runs), ``await wait() -> Result``, ``code_so_far``.
+  known), ``failed`` (an ``asyncio.Event``), ``skipped`` (a call begun after a failed one gets
+  no code: nothing of it runs, its result is empty), ``await wait() -> Result``, ``code_so_far``.
 * ``format_result(result) -> str``; ``TOOL_NAME``, ``TOOL_DESCRIPTION``, ``CODE_SCHEMA``.
 """
 
@@ -90,7 +90,7 @@ class ToolCall:
         """Set the moment a statement of this call fails (or its arguments are not JSON)."""
         self.error: RunError | None = None
         self.skipped = False
-        """Cancelled before it ran because a call begun before it failed."""
+        """Nothing of it runs (its result is empty) because a call begun before it failed."""
         self._owner = owner
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._ended = False
@@ -140,6 +140,8 @@ class ToolCall:
         extractor = None if self.raw else JsonStringExtractor("code")
         while True:
             piece = await self._queue.get()
+            if self.skipped:
+                return
             if piece is _END:
                 break
             code = piece if extractor is None else extractor.feed(piece)
@@ -265,8 +267,8 @@ class CodeToolSession:
         later = False
         for call in list(self._calls.values()):
             if later and not call.done and call.error is None:
-                call.skipped = True
-                call.cancel()
+                call.skipped = True  # its run gets no code: nothing of it runs
+                call.end()
             later = later or call is failed
 
     def end_all(self) -> None:
