@@ -89,8 +89,10 @@ def call(code: str, call_id: str) -> AIMessage:
 
 
 def total_chunks(msg: AIMessage, split: str) -> int:
-    model = StreamingFake(responses=[msg], split=split)
-    return sum(1 for _ in model._chunks([]))
+    """How many chunks StreamingFake sends for ``msg`` when it is read to the end."""
+    content = len(_pieces(str(msg.content), split)) if msg.content else 0
+    calls = sum(1 + len(_pieces(json.dumps(c["args"]), split, seed=n)) for n, c in enumerate(msg.tool_calls))
+    return content + calls
 
 
 @pytest.fixture
@@ -142,7 +144,7 @@ def test_create_agent_sync_invoke_keeps_state_across_invocations(eager: EagerPyt
 def test_error_stops_the_stream_and_reaches_the_model(eager: EagerPython, split: str) -> None:
     langchain_agents = pytest.importorskip("langchain.agents")
     # a long program streamed at 1 ms a chunk: seconds of generation left after the error
-    failing = call("print('before')\ny = 1 / 0\n" + "print('AFTER-MARK')\n" * 400, "boom")
+    failing = call("print('before')\ny = 1 / 0\n" + "print('AFTER-MARK')\n" * 1500, "boom")
     model = StreamingFake(split=split, delay=0.001, responses=[failing, AIMessage(content="failed")])
     agent = langchain_agents.create_agent(model, middleware=[eager.middleware()])
 
@@ -161,7 +163,7 @@ def test_error_stops_the_stream_and_reaches_the_model(eager: EagerPython, split:
 
 
 def test_sync_invoke_stops_the_stream_on_error(eager: EagerPython) -> None:
-    failing = call("x = 'kept'\nint('nope')\n" + "print('AFTER-MARK')\n" * 400, "s1")
+    failing = call("x = 'kept'\nint('nope')\n" + "print('AFTER-MARK')\n" * 1500, "s1")
     model = StreamingFake(split="random", delay=0.001, responses=[failing])
 
     msg = eager.chat_model(model).invoke([HumanMessage("go")])

@@ -134,7 +134,7 @@ def test_structured_outputs_stream_the_code_field(executor: EagerExecutor, split
 
 @pytest.mark.parametrize("split", SPLITS)
 def test_error_stops_the_stream_and_reaches_the_model(executor: EagerExecutor, split: str) -> None:
-    failing = "Thought: go.\n<code>\nprint('before')\nratio = 1 / 0\n" + "print('AFTER-MARK')\n" * 300 + "</code>"
+    failing = "Thought: go.\n<code>\nprint('before')\nratio = 1 / 0\n" + "print('AFTER-MARK')\n" * 1500 + "</code>"
     model = ScriptedModel([failing, "<code>\nfinal_answer('recovered')\n</code>"], split=split, delay=0.001)
     agent = agent_for(executor, model, stream_outputs=True)
 
@@ -152,7 +152,7 @@ def test_error_stops_the_stream_and_reaches_the_model(executor: EagerExecutor, s
 
 @pytest.mark.parametrize("form", ["fences", "json"])
 def test_a_cut_answer_still_parses(executor: EagerExecutor, form: str) -> None:
-    code = "print('before')\nratio = 1 / 0\n" + "print('AFTER-MARK')\n" * 300
+    code = "print('before')\nratio = 1 / 0\n" + "print('AFTER-MARK')\n" * 1500
     if form == "fences":
         answers = [f"Thought: go.\n```python\n{code}```\n", "```python\nfinal_answer('recovered')\n```"]
     else:
