@@ -441,3 +441,17 @@ def test_program_state_actions_follow_the_phase(actions: list[str]) -> None:
         else:
             state.on_result()
             assert state.phase is Phase.IDLE
+
+
+def test_a_session_that_cannot_start_is_an_error_record_and_close_1011() -> None:
+    with make(backend_options={"python": "/nonexistent/python"}) as c, c.websocket_connect("/v1/stream", headers=AUTH) as ws:
+        ws.send_json({"type": "delta", "text": "print(1)\n"})
+        ws.send_json({"type": "end"})
+        msgs = []
+        with pytest.raises(WebSocketDisconnect) as info:
+            while True:
+                msgs.append(ws.receive_json())
+        assert info.value.code == 1011
+        assert [m["error"]["type"] for m in msgs if m["type"] == "error"] == ["BackendError"]
+    with make() as c:
+        assert c.get("/healthz").status_code == 200

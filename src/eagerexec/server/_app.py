@@ -32,6 +32,7 @@ from ._protocol import CLOSE_GOING_AWAY, CLOSE_LIMIT, error_message
 __all__ = ["create_app"]
 
 _CLOSE_POLICY = 1008
+_CLOSE_INTERNAL = 1011
 
 
 def create_app(config: ServerConfig | None = None, *, manager: SessionManager | None = None) -> Starlette:
@@ -121,6 +122,10 @@ def create_app(config: ServerConfig | None = None, *, manager: SessionManager | 
         except LimitReached as exc:
             await ws.send_text(json.dumps(error_message(exc.kind, str(exc), stop=True)))
             await ws.close(CLOSE_LIMIT)
+        except BackendError as exc:  # the session could not start (its backend, its Ray actor)
+            with contextlib.suppress(Exception):
+                await ws.send_text(json.dumps(error_message("BackendError", str(exc), stop=True)))
+                await ws.close(_CLOSE_INTERNAL)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
