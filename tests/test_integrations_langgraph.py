@@ -175,6 +175,25 @@ def test_sync_invoke_stops_the_stream_on_error(eager: EagerPython) -> None:
     assert eager.tool.run("print(x)") == "kept"
 
 
+def test_a_call_after_a_failed_one_in_the_same_response_does_not_run(eager: EagerPython) -> None:
+    langchain_agents = pytest.importorskip("langchain.agents")
+    two = AIMessage(
+        content="",
+        tool_calls=[
+            {"name": "run_python", "args": {"code": "x = 1\n1 / 0"}, "id": "t1"},  # fails at its end
+            {"name": "run_python", "args": {"code": "print('SECOND')"}, "id": "t2"},
+        ],
+    )
+    model = StreamingFake(responses=[two, AIMessage(content="ok")])
+    agent = langchain_agents.create_agent(model, middleware=[eager.middleware()])
+
+    out = asyncio.run(agent.ainvoke({"messages": [HumanMessage("go")]}))
+
+    first, second = tool_messages(out["messages"])
+    assert "ZeroDivisionError" in first
+    assert second.startswith("not run") and "SECOND" not in second
+
+
 def test_langgraph_model_node_and_tool_node(eager: EagerPython) -> None:
     from langgraph.graph import START, MessagesState, StateGraph
     from langgraph.prebuilt import ToolNode, tools_condition

@@ -53,7 +53,7 @@ from pydantic import BaseModel, ConfigDict, Field  # noqa: E402
 from ..backends import Backend  # noqa: E402
 from ..pipeline import Result  # noqa: E402
 from ..sources import JsonStringExtractor  # noqa: E402
-from ._common import TOOL_DESCRIPTION, TOOL_NAME, ToolCall, format_result  # noqa: E402
+from ._common import NOT_RUN, TOOL_DESCRIPTION, TOOL_NAME, ToolCall, format_result  # noqa: E402
 from ._loopthread import ThreadedCodeTool  # noqa: E402
 
 __all__ = ["EagerChatModel", "EagerPython", "EagerPythonTool"]
@@ -162,10 +162,17 @@ class EagerPython:
         return call_id
 
     def _result(self, call_id: str | None, code: str) -> str:
-        return format_result(self.core.result(self._resolve(call_id, code), code))
+        call_id = self._resolve(call_id, code)
+        return self._text(call_id, self.core.result(call_id, code))
 
     async def _aresult(self, call_id: str | None, code: str) -> str:
-        return format_result(await self.core.aresult(self._resolve(call_id, code), code))
+        call_id = self._resolve(call_id, code)
+        return self._text(call_id, await self.core.aresult(call_id, code))
+
+    def _text(self, call_id: str | None, result: Result) -> str:
+        # read once the run is over: a call is marked skipped when an earlier one fails
+        call = self.core.tools.get(call_id) if call_id is not None else None
+        return NOT_RUN if call is not None and call.skipped else format_result(result)
 
 
 class _Tap:
