@@ -47,6 +47,7 @@ from eagerexec.backends._workerclient import WorkerBackend
 from eagerexec.backends._workerproc import ExitWatch
 
 WORKERS = ["local", "sandbox"]
+WORKER_BACKENDS = [*WORKERS, "docker"]  # every backend that runs the worker's files
 ALL = ["local", "sandbox", "docker", "jupyter"]
 IMAGE = os.environ.get("EAGEREXEC_DOCKER_IMAGE", "eagerexec/python:bookworm")
 STUBBORN = (  # ignores interrupts; prints inside the ``try`` so that it is in there once seen
@@ -333,7 +334,7 @@ def test_cancelled_start_leaves_no_process() -> None:
 
 
 # -- errors and output as Python shows them ----------------------------------------------------
-@pytest.mark.parametrize("name", WORKERS)
+@pytest.mark.parametrize("name", WORKER_BACKENDS)
 def test_uncaught_error_is_printed_once_when_asked(name: str) -> None:
     async def body(b: Backend) -> None:
         shown = await b.run("import sys\nprint('before', file=sys.stderr)\n1/0\n", show_traceback=True)
@@ -354,7 +355,7 @@ def test_uncaught_error_is_printed_once_when_asked(name: str) -> None:
     in_session(name, body)
 
 
-@pytest.mark.parametrize("name", WORKERS)
+@pytest.mark.parametrize("name", WORKER_BACKENDS)
 def test_worker_failure_is_not_the_programs_error(name: str) -> None:
     async def body(b: Backend) -> None:
         await b.run("x = 41\n")
@@ -377,7 +378,7 @@ STREAMED = (
 )
 
 
-@pytest.mark.parametrize("name", WORKERS)
+@pytest.mark.parametrize("name", WORKER_BACKENDS)
 def test_long_call_output_streams_while_it_runs(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The host asks the worker to flush while a call runs: the program waits for a file that
     the host creates only once it has seen the program's first (buffered) line."""
