@@ -75,7 +75,7 @@ def test_tool_calls_keep_state_across_turns(server: OpenAIServer, how: str) -> N
 
 
 def test_error_stops_the_stream_and_reaches_the_model(server: OpenAIServer) -> None:
-    code = "y = 1\nprint('before')\n1 / 0\n" + "print('never')\n" * 40
+    code = "y = 1\nprint('before')\n1 / 0\n" + "print('never')\n" * 300
     pieces = split(json.dumps({"code": code}), "random")
     server.push(
         Script(tool_args=pieces, delay=0.02),
@@ -189,7 +189,7 @@ def test_server_without_tools_falls_back_to_fences(server: OpenAIServer) -> None
 
 
 def test_fenced_error_stops_the_stream(server: OpenAIServer) -> None:
-    answer = "Here:\n```python\nq = 3\nprint(q)\nq.missing\n" + "print('never')\n" * 40 + "```\n"
+    answer = "Here:\n```python\nq = 3\nprint(q)\nq.missing\n" + "print('never')\n" * 300 + "```\n"
     pieces = split(answer, "random")
     server.push(Script(content=pieces, delay=0.02), Script(content=["q is 3"]))
     res = chat(server, "--once", "q")

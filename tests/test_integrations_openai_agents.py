@@ -122,7 +122,7 @@ def test_state_persists_across_tool_calls_and_final_answer(how: str) -> None:
 
 
 def test_error_cancels_the_response_and_reaches_the_model() -> None:
-    code = "y = 1\nprint('before')\n1 / 0\n" + "print('never')\n" * 40
+    code = "y = 1\nprint('before')\n1 / 0\n" + "print('never')\n" * 300
     s1 = Stream([code_call("c1", code)], "random", delay=0.005)
     s2 = Stream([code_call("c2", "print('y is', y)")], "whole")
     s3 = Stream([text("fixed")], "whole")
@@ -204,7 +204,7 @@ def custom_outputs(call: ModelCall) -> dict[str, str]:
 @pytest.mark.parametrize("how", SPLITS)
 def test_custom_tool_raw_code_state_and_early_error(how: str) -> None:
     s1 = CustomStream("k1", "z = 5\nprint('z', z)\n", how)
-    s2 = CustomStream("k2", "print('before')\nz.nope\n" + "print('never')\n" * 40, how, delay=0.005)
+    s2 = CustomStream("k2", "print('before')\nz.nope\n" + "print('never')\n" * 300, how, delay=0.005)
     s3 = CustomStream("k3", "print(z * 2)", how)
     model = ScriptedModel([ModelStep.stream(s1), ModelStep.stream(s2), ModelStep.stream(s3), [text("10")]])
 
@@ -218,9 +218,8 @@ def test_custom_tool_raw_code_state_and_early_error(how: str) -> None:
     assert custom_outputs(s2.calls[0])["k1"] == "z 5"
     back = custom_outputs(s3.calls[0])["k2"]
     assert back.startswith("before\n") and "AttributeError" in back and "never" not in back
-    assert eager.cuts == 1
-    if how != "whole":  # sent in one piece, the input cannot be cut
-        assert s2.sent < s2.total
+    if how != "whole":  # sent in one piece, the input may be over before the error: no cut
+        assert eager.cuts == 1 and s2.sent < s2.total
     assert custom_outputs(model.calls[3])["k3"] == "10"
 
 
@@ -230,7 +229,7 @@ def test_chat_completions_over_http_routes_by_output_index_and_cancels() -> None
     from openai import AsyncOpenAI
     from openai_server import OpenAIServer, Script
 
-    code = "y = 1\nprint('before')\n1 / 0\n" + "print('never')\n" * 40
+    code = "y = 1\nprint('before')\n1 / 0\n" + "print('never')\n" * 300
     pieces = split(json.dumps({"code": code}), "random")
     with OpenAIServer() as server:
         server.push(Script(tool_args=pieces, delay=0.01), Script(content=["ok"]))

@@ -87,7 +87,7 @@ def test_state_persists_across_tool_calls_and_final_answer(how: str) -> None:
 
 
 def test_error_stops_the_response_early_and_reaches_the_model() -> None:
-    code = "y = 1\nprint('before')\n1 / 0\n" + "print('never')\n" * 40
+    code = "y = 1\nprint('before')\n1 / 0\n" + "print('never')\n" * 300
     script = Scripted(("c1", code), ("c2", "print('y is', y)"), "fixed", how="random", delay=0.005)
     agent = Agent(FunctionModel(stream_function=script), capabilities=[EagerPython()])
     result = agent.run_sync("go")
@@ -120,7 +120,7 @@ def test_a_real_http_stream_is_closed_at_the_error() -> None:
     from pydantic_ai.models.openai import OpenAIChatModel
     from pydantic_ai.providers.openai import OpenAIProvider
 
-    code = "y = 1\nprint('before')\n1 / 0\n" + "print('never')\n" * 40
+    code = "y = 1\nprint('before')\n1 / 0\n" + "print('never')\n" * 300
     pieces = split(json.dumps({"code": code}), "random")
     with OpenAIServer() as server:
         server.push(Script(tool_args=pieces, delay=0.01), Script(content=["ok"]))
