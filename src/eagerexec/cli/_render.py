@@ -439,10 +439,11 @@ def show_error(result: Result, out: TextIO) -> None:
     """Print the run's error (traceback when there is one) to ``out``, as ``python`` would.
 
     A program that exited through ``sys.exit`` shows nothing more: what Python prints for it
-    (``sys.exit("message")``) is already in the program's own stderr.
+    (``sys.exit("message")``) is already in the program's own stderr; nor does an error whose
+    traceback the session already printed there (``RunError.printed``).
     """
     err = result.error
-    if err is None or result.exit_code is not None:
+    if err is None or err.printed or err.type == "SystemExit":
         return
     if err.traceback.strip():
         out.write(err.traceback.rstrip("\n") + "\n")

@@ -161,13 +161,17 @@ async def _replay_all(
         title = f"{mode} · {backend} · {tps:g} tok/s"
         tracker = Tracker(title)
         on_event: Callable[[Event], None] = view if view is not None else tracker.feed
-        session = open_session(backend, options, mode=mode, stop_on_error=stop_on_error, on_event=on_event)
+        # a drop-in for `python FILE`: the traceback on stderr where python prints it, and the
+        # program ends with the run (threads joined, atexit run, python's exit status)
+        session = open_session(
+            backend, options, mode=mode, stop_on_error=stop_on_error, on_event=on_event, show_traceback=True
+        )
         if view is not None:
             view.begin(title)
             tracker = view.t
         runs.current = (mode, tracker)
         async with session:
-            result = await session.run(ReplaySource(text, tps=tps, ttft=ttft))
+            result = await session.run(ReplaySource(text, tps=tps, ttft=ttft), last=True)
         runs.results[mode] = result
         runs.current = None
         if view is not None:

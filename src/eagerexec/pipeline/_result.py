@@ -51,6 +51,8 @@ class RunError:
         chunk: index of the statement (chunk) that was running when the error happened: the
             chunk holding the outermost frame in the program, or the syntax error's chunk.
         statement_line: the first line of that statement (where a repair continues from).
+        printed: the traceback is already in the program's stderr, where Python prints it
+            (``Session(show_traceback=True)``, or the program's own ``sys.excepthook`` ran).
     """
 
     type: str
@@ -62,10 +64,12 @@ class RunError:
     frames: tuple[TracebackFrame, ...] = ()
     chunk: int | None = None
     statement_line: int | None = None
+    printed: bool = False
 
     @classmethod
     def from_exec(cls, err: ExecError) -> RunError:
-        """The run's record of an error the program raised."""
+        """The run's record of an error of the call (the program's, or the worker's own failure:
+        origin ``backend``)."""
         return cls(
             type=err.type,
             message=err.message,
@@ -73,6 +77,8 @@ class RunError:
             traceback=err.traceback,
             line_text=err.line_text,
             frames=err.frames,
+            printed=err.printed,
+            origin="backend" if err.internal else "runtime",
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,6 +94,7 @@ class RunError:
             ],
             "chunk": self.chunk,
             "statement_line": self.statement_line,
+            "printed": self.printed,
         }
 
     def __str__(self) -> str:

@@ -66,6 +66,7 @@ class RunOptions:
     live_figures: bool = False
     idle_work: bool = True
     timeout: float | None = None
+    show_traceback: bool = False
 
 
 @dataclass(slots=True)
@@ -327,6 +328,7 @@ class RunState:
                     split_at=tuple(split_at),
                     more=not action.final and self.options.idle_work,
                     end=action.final and self.last,
+                    show_traceback=self.options.show_traceback,
                 )
             )
         finally:
@@ -389,7 +391,7 @@ class RunState:
             )
         elif outcome.error is not None and outcome.exit_code != 0:
             base = RunError.from_exec(outcome.error)
-            if base.type in _SYNTAX_TYPES:
+            if base.type in _SYNTAX_TYPES and base.origin == "runtime":
                 base = dataclasses.replace(base, origin="syntax")
         else:
             return None
@@ -435,7 +437,14 @@ class RunState:
         self.current_batch = self.batches[-1].index
         try:
             outcome = await backend.execute(
-                ExecRequest(code="", first_line=next_line, timeout=self.options.timeout, figures=True, end=end)
+                ExecRequest(
+                    code="",
+                    first_line=next_line,
+                    timeout=self.options.timeout,
+                    figures=True,
+                    end=end,
+                    show_traceback=self.options.show_traceback,
+                )
             )
         finally:
             self.current_batch = None
@@ -461,8 +470,11 @@ class RunState:
         """``sys.exit``'s status; when the program ended with this run (``last``), the status
         ``python prog.py`` exits with: 1 after an uncaught error or a syntax error."""
         code = self.exit_code
-        if self.last and self.error is not None and self.error.origin in ("runtime", "syntax") and not code:
-            return 1
+        if code is not None and code < 0:
+            code = 128 - code  # ended by signal N (an uncaught KeyboardInterrupt: SIGINT): as a shell sees it
+        if self.last and self.error is not None:
+            if self.error.type == "TimeoutError" or (self.error.origin in ("runtime", "syntax") and not code):
+                return 1
         return code
 
     def result(self) -> Result:

@@ -42,6 +42,7 @@ _SESSION_OPTIONS = (
     "live_figures",
     "idle_work",
     "timeout",
+    "show_traceback",
     "pool",
     "on_event",
 )
@@ -64,6 +65,8 @@ class Session:
         idle_work: let the backend use the waits for the model (eager mode) for housekeeping
             such as a due garbage collection, which would otherwise land in a later chunk.
         timeout: seconds each backend call may run before it is interrupted.
+        show_traceback: an uncaught error's traceback is also printed on the program's stderr,
+            where ``python prog.py`` prints it (``RunError.printed`` then says so).
         pool: take the backend session from this pool instead of starting one.
         on_event: called with every ``Event`` of every run (live views); must not block.
         **backend_options: passed to ``open_backend`` (``python=``, ``workdir=``, ...).
@@ -83,6 +86,7 @@ class Session:
         live_figures: bool = False,
         idle_work: bool = True,
         timeout: float | None = None,
+        show_traceback: bool = False,
         pool: SessionPool | None = None,
         on_event: EventCallback | None = None,
         **backend_options: Any,
@@ -96,6 +100,7 @@ class Session:
         self.live_figures = live_figures
         self.idle_work = idle_work
         self.timeout = timeout
+        self.show_traceback = show_traceback
         self.on_event = on_event
         self._pool = pool
         self._backend_spec = backend
@@ -216,7 +221,11 @@ class Session:
         src = as_source(source)
         state = RunState(
             options=RunOptions(
-                gating=self.gating, live_figures=self.live_figures, idle_work=self.idle_work, timeout=self.timeout
+                gating=self.gating,
+                live_figures=self.live_figures,
+                idle_work=self.idle_work,
+                timeout=self.timeout,
+                show_traceback=self.show_traceback,
             ),
             ready=self._ready,
             backend=self._backend,
