@@ -137,7 +137,7 @@ def observe(result: Result) -> Observed:
     stdout = normalise(result.stdout)
     if err is None or (err.type == "SystemExit"):
         return Observed(stdout=stdout, stderr=normalise(stderr), status=status)
-    stderr = normalise(stderr + err.traceback)
+    stderr = normalise(stderr if err.printed else stderr + err.traceback)
     frames = tuple(
         (f.line, f.name) for f in err.frames if f.filename.endswith("/" + PROGRAM) and f.line is not None
     )
@@ -200,5 +200,6 @@ async def run_eager(code: str, *, backend: str, mode: str, rate: str, workdir: P
         source = slowly(statements(code), 0.01)
     else:
         source = paced(statements(code), ran, 0.2)
+    options.setdefault("show_traceback", True)  # where python prints it, in order (jupyter ignores it)
     async with Session(backend, mode=mode, workdir=workdir, timeout=60, **options) as session:  # type: ignore[arg-type]
         return await session.run(source, last=True, on_event=on_event)  # type: ignore[arg-type]

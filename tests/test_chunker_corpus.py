@@ -73,6 +73,7 @@ def _check(path: Path, text: str, pieces: list[str], expected: list[str] | None)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # ~3 min alone, several times that on a loaded machine
 # compiling the stdlib's own test data warns about its deliberate oddities ("is" with a literal...)
 @pytest.mark.filterwarnings("ignore::SyntaxWarning", "ignore::DeprecationWarning")
 def test_stdlib_corpus(capsys: pytest.CaptureFixture[str]) -> None:
