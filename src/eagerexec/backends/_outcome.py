@@ -37,6 +37,10 @@ class ExecRequest:
             of the call's stderr; the outcome's error then says ``printed``. Without it the
             traceback is only in ``ExecError.traceback`` (unless the program set its own
             ``sys.excepthook``: that is always called, as Python calls it, and ``printed`` set).
+        notebook: notebook output: the value of each top-level expression statement that is not
+            None is shown (the REPL rule), ``display(obj)`` is available, figures are shown
+            with ``plt.show()``; each arrives as an ``OutputEvent`` of kind ``result`` or
+            ``display`` carrying its MIME bundle. Once asked, a worker session keeps it on.
     """
 
     code: str
@@ -47,6 +51,7 @@ class ExecRequest:
     more: bool = False
     end: bool = False
     show_traceback: bool = False
+    notebook: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,14 +118,18 @@ class OutputEvent:
     """Output produced while a call runs, delivered to the ``on_output`` callback.
 
     ``kind`` is ``stdout``, ``stderr`` or ``figure``; for ``figure`` ``data`` is the PNG path.
-    ``skipped``: characters the output limit dropped just before ``data`` (the head of a
-    call's output is delivered live, its tail when the call ends).
+    In notebook mode (``ExecRequest.notebook``) also ``display`` (``display(obj)``, a figure
+    shown) and ``result`` (the value of a top-level expression statement): ``bundle`` is the
+    MIME bundle ({mime: value}, ``text/plain`` always, binary types base64) and ``data`` its
+    ``text/plain``. ``skipped``: characters the output limit dropped just before ``data`` (the
+    head of a call's output is delivered live, its tail when the call ends).
     """
 
-    kind: Literal["stdout", "stderr", "figure"]
+    kind: Literal["stdout", "stderr", "figure", "display", "result"]
     data: str
     time: float
     skipped: int = 0
+    bundle: dict[str, Any] | None = None
 
 
 OutputCallback = Callable[[OutputEvent], None]

@@ -15,7 +15,11 @@ reference. Fields:
   ``cuts`` (split_at, when any), ``idle`` (``more``, when set), ``end`` (``end``, when set: after
   the code the worker joins non-daemon threads, runs ``atexit``, replies and exits), ``show``
   (``show_traceback``, when set: the worker prints an uncaught exception on the program's stderr
-  as Python does).
+  as Python does), ``nb`` (``notebook``, when set).
+- display ``D`` (notebook mode, during a call, after the worker flushed the program's output):
+  ``i``, ``kind`` (``display`` or ``result``), ``data`` (the MIME bundle), ``w`` (the worker
+  waits for ``ACK_FRAME`` on its request channel, sent once the output written before the bundle
+  is read); ``display_event``.
 - hello ``H``: ``pid``, ``python``, ``program``, ``preload_errors``.
 - reply ``R``: ``i``, ``s``/``e`` start and end (worker ``time.monotonic()``), ``err`` (type,
   message, traceback, line, line_text, frames as [filename, line, name, source], ``printed``:
@@ -34,12 +38,14 @@ import json
 import struct
 from typing import Any
 
-from ._outcome import ExecError, ExecRequest, Outcome, TracebackFrame
+from ._outcome import ExecError, ExecRequest, Outcome, OutputEvent, TracebackFrame
 
 __all__ = [
+    "ACK_FRAME",
     "FLUSH_MESSAGE",
     "PROGRAM_FILE",
     "WORKER_ERROR",
+    "display_event",
     "encode_request",
     "error_of",
     "interrupt_message",
@@ -55,6 +61,9 @@ WORKER_ERROR = "eagerexec.WorkerError"
 
 _HEADER = struct.Struct(">I")
 _CALL_ID = struct.Struct(">I")
+
+ACK_FRAME = _HEADER.pack(3) + b"A{}"
+"""The acknowledgement of a ``D`` frame that asked for one (``w``), on the request channel."""
 
 FLUSH_MESSAGE = _CALL_ID.pack(0)
 """What the control channel carries to ask the worker to flush the program's output now."""
@@ -76,8 +85,19 @@ def encode_request(call_id: int, request: ExecRequest) -> bytes:
         message["end"] = 1
     if request.show_traceback:
         message["show"] = 1
+    if request.notebook:
+        message["nb"] = 1
     body = b"E" + _encode(message).encode("utf-8", "surrogatepass")
     return _HEADER.pack(len(body)) + body
+
+
+def display_event(message: dict[str, Any], time: float) -> OutputEvent | None:
+    """A ``D`` frame as the ``OutputEvent`` it stands for (None when it is malformed)."""
+    kind, bundle = message.get("kind"), message.get("data")
+    if kind not in ("display", "result") or not isinstance(bundle, dict):
+        return None
+    text = bundle.get("text/plain")
+    return OutputEvent(kind=kind, data=text if isinstance(text, str) else "", time=time, bundle=bundle)
 
 
 def interrupt_message(call_id: int) -> bytes:

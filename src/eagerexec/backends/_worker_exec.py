@@ -21,6 +21,7 @@ import time
 import traceback
 import types
 
+import _eagerexec_worker_display as _nb
 from _eagerexec_worker_io import _real_exit, _state, _type_name
 
 _FUTURE_MASK = 0
@@ -38,7 +39,7 @@ _KI_STATUS = -2 if sys.version_info >= (3, 8) else 1  # uncaught KeyboardInterru
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 # The worker's own files, whose frames never show in the program's tracebacks (``_worker.py``
 # adds its own name as its frames spell it).
-_FILES = set(os.path.join(os.path.dirname(__file__), name + ".py") for name in ("_worker_io", "_worker_exec"))
+_FILES = set(os.path.join(os.path.dirname(__file__), name + ".py") for name in ("_worker_io", "_worker_display", "_worker_exec"))
 
 
 def _split_lines(text):
@@ -131,6 +132,9 @@ def _strip(exc, seen=None):
 class Execution:
     """The ``Worker``'s calls and the program's end (a mixin: ``Worker.__init__`` sets the attributes)."""
 
+    notebook = False  # notebook output is on (a request said "nb"; see _worker_display)
+    shown = ()  # the figure paths plt.show() saved during the current call (notebook mode)
+
     # -- the program's text ---------------------------------------------------------------
     def _record_program(self, source, first_line):
         have = len(self.lines)
@@ -209,7 +213,7 @@ class Execution:
         if first_line > 1 and (not _CAN_SHIFT or (_CLASS_LINES and "class" in source)):
             return self._compile_padded("\n" * (first_line - 1) + source, flags)
         try:
-            code = compile(source, self.program, "exec", flags, True)
+            code = self._compile_text(source, flags, 1)
         except SyntaxError as exc:
             if first_line <= 1:
                 return exc
@@ -219,13 +223,27 @@ class Execution:
         return self._compile_padded("\n" * (first_line - 1) + source, flags)
 
     def _compile_late(self, source, first_line, flags):
-        return self._compile_padded("\n" * (first_line - 2) + "0\n" + source, flags)
+        return self._compile_padded("\n" * (first_line - 2) + "0\n" + source, flags, first_line)
 
-    def _compile_padded(self, text, flags):
+    def _compile_padded(self, text, flags, start=None):
+        """``text`` compiled (the program's part starts at line ``start``, default: after the
+        leading blank lines), or the SyntaxError."""
+        if start is None:
+            start = len(text) - len(text.lstrip("\n")) + 1
         try:
-            return compile(text, self.program, "exec", flags, True)
+            return self._compile_text(text, flags, start)
         except SyntaxError as exc:
             return exc
+
+    def _compile_text(self, text, flags, start):
+        """compile(), with the REPL rule in notebook mode for the statements from line ``start``
+        on (``_worker_display.rewrite``: never the padding's ``0``)."""
+        if self.notebook:
+            code = _nb.compile_showing(text, self.program, flags, start)
+            if code is not None:
+                return code
+            del _warned[:]  # compiled again: each warning is caught again
+        return compile(text, self.program, "exec", flags, True)
 
     def _note_preamble(self, code, source):
         """Is the program still at its beginning: nothing but a docstring (noted) and
@@ -267,6 +285,10 @@ class Execution:
             raise TypeError("src must be a string")
         end = bool(req.get("end"))
         show = bool(req.get("show"))
+        if req.get("nb") and not self.notebook:
+            self.notebook = True
+            _nb.enable(self)
+        self.shown = []  # figures plt.show() showed during the call (notebook mode)
         try:
             self._record_program(source, first_line)
         except Exception:
@@ -313,7 +335,10 @@ class Execution:
         del error
         # What the program would exit with if it ended here (None: it did not stop).
         stop = status if status is not None else (err.pop("_status") if err is not None else None)
-        figures = self._after_call(req.get("fig", True))  # before atexit closes them
+        save = req.get("fig", True)
+        figures = self._after_call(save and not self.notebook)  # before atexit closes them
+        if self.notebook:  # plt.show()'s figures, then those left open, as bundles too
+            figures = self.shown + (_nb.show_figures(self, True, False) if save else [])
         if end:
             if stop is None:
                 stop = self.status if self.status is not None and not source.strip() else 0

@@ -9,7 +9,8 @@ never re-chunk the stream or re-parse a traceback:
 * ``ChunkReady``       the chunker released statement ``index``: the ``Chunk`` itself (text, code,
                        lines, kind, syntax error) and when its last character was generated;
 * ``BatchStarted``     a backend call starts running chunks ``chunks`` (indices) as batch ``index``;
-* ``OutputReceived``   the program wrote ``text`` to ``stream`` (``figure``: a PNG path) during
+* ``OutputReceived``   the program wrote ``text`` to ``stream`` (``figure``: a PNG path;
+                       ``display``/``result``: a MIME ``bundle``, notebook mode) during
                        batch ``batch``; ``skipped`` characters before it were dropped by the
                        output limit;
 * ``BatchEnded``       the call ended: its ``Outcome`` (with structured traceback frames) and, when
@@ -24,7 +25,7 @@ Times are seconds since the run began (the request start), on the host's monoton
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from ..backends import Outcome
 from ..chunker import Chunk
@@ -77,14 +78,18 @@ class BatchStarted:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OutputReceived:
-    """Output of the program, live. ``stream`` ``figure`` carries a PNG path in ``text``."""
+    """Output of the program, live. ``stream`` ``figure`` carries a PNG path in ``text``;
+    ``display`` and ``result`` (notebook mode: ``display(obj)``, a figure shown, the value of a
+    top-level expression statement) carry their MIME ``bundle`` and its ``text/plain`` in ``text``."""
 
     time: float
-    stream: Literal["stdout", "stderr", "figure"]
+    stream: Literal["stdout", "stderr", "figure", "display", "result"]
     text: str
     batch: int | None = None
     skipped: int = 0
     """Characters dropped by the output limit just before ``text`` (head and tail are kept)."""
+    bundle: dict[str, Any] | None = None
+    """The MIME bundle of a ``display`` or ``result`` ({mime: value}, binary types base64)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -67,6 +67,7 @@ class RunOptions:
     idle_work: bool = True
     timeout: float | None = None
     show_traceback: bool = False
+    notebook: bool = False
 
 
 @dataclass(slots=True)
@@ -138,6 +139,13 @@ class RunState:
         if event.kind == "figure":
             self.records.append(("figure", {"image/png": event.data}))
             self.emit(OutputReceived(time=t, stream="figure", text=event.data, batch=self.current_batch))
+            return
+        if event.kind == "display" or event.kind == "result":  # notebook mode: a MIME bundle
+            bundle = dict(event.bundle or {"text/plain": event.data})
+            self.records.append((event.kind, bundle))
+            self.emit(
+                OutputReceived(time=t, stream=event.kind, text=event.data, batch=self.current_batch, bundle=bundle)
+            )
             return
         cap = self.caps[event.kind]
         skipped_before = cap.dropped
@@ -329,6 +337,7 @@ class RunState:
                     more=not action.final and self.options.idle_work,
                     end=action.final and self.last,
                     show_traceback=self.options.show_traceback,
+                    notebook=self.options.notebook,
                 )
             )
         finally:
@@ -444,6 +453,7 @@ class RunState:
                     figures=True,
                     end=end,
                     show_traceback=self.options.show_traceback,
+                    notebook=self.options.notebook,
                 )
             )
         finally:

@@ -43,6 +43,7 @@ _SESSION_OPTIONS = (
     "idle_work",
     "timeout",
     "show_traceback",
+    "notebook",
     "pool",
     "on_event",
 )
@@ -67,6 +68,10 @@ class Session:
         timeout: seconds each backend call may run before it is interrupted.
         show_traceback: an uncaught error's traceback is also printed on the program's stderr,
             where ``python prog.py`` prints it (``RunError.printed`` then says so).
+        notebook: notebook output: the value of each top-level expression statement that is not
+            None is shown (the REPL rule, so serial and eager mode show the same), ``display(obj)``
+            is available, ``plt.show()`` and figures left open show PNGs; ``Result.outputs``
+            records them as ``display``/``result`` MIME bundles (``OutputReceived.bundle`` live).
         pool: take the backend session from this pool instead of starting one.
         on_event: called with every ``Event`` of every run (live views); must not block.
         **backend_options: passed to ``open_backend`` (``python=``, ``workdir=``, ...).
@@ -87,6 +92,7 @@ class Session:
         idle_work: bool = True,
         timeout: float | None = None,
         show_traceback: bool = False,
+        notebook: bool = False,
         pool: SessionPool | None = None,
         on_event: EventCallback | None = None,
         **backend_options: Any,
@@ -101,6 +107,7 @@ class Session:
         self.idle_work = idle_work
         self.timeout = timeout
         self.show_traceback = show_traceback
+        self.notebook = notebook
         self.on_event = on_event
         self._pool = pool
         self._backend_spec = backend
@@ -226,6 +233,7 @@ class Session:
                 idle_work=self.idle_work,
                 timeout=self.timeout,
                 show_traceback=self.show_traceback,
+                notebook=self.notebook,
             ),
             ready=self._ready,
             backend=self._backend,

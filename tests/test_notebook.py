@@ -1,0 +1,256 @@
+"""Notebook output (``Session(notebook=True)``): values of top-level expression statements by the
+REPL rule, ``display()``, IPython's ``_repr_*_`` conventions, figures as PNG bundles, in program
+order with prints, the same in serial and eager mode however the stream is split; nothing extra
+when notebook mode is off."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import random
+from typing import Any
+
+import pytest
+
+import eagerexec as ee
+from eagerexec import Session
+from eagerexec.backends import ExecRequest, OutputEvent, open_backend
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+PROGRAM = '''"""The docstring is never shown."""
+print("a")
+1 + 1
+None
+x = 3
+x
+print("b")
+def f():
+    2  # not top level: not shown
+    return None
+f()
+class Html:
+    def _repr_html_(self):
+        return "<b>h</b>"
+    def __repr__(self):
+        return "Html()"
+class Bundle:
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/markdown": "*m*", "application/json": {"k": [1, 2]}}
+    def __repr__(self):
+        return "Bundle()"
+class Png:
+    def _repr_png_(self):
+        return b"\\x89PNG\\r\\n\\x1a\\n"
+    def _repr_svg_(self):
+        return None
+    def __repr__(self):
+        return "Png()"
+display(Html(), Bundle())
+Png()
+print("c")
+'''
+
+EXPECTED: list[tuple[str, dict[str, Any]]] = [
+    ("stdout", {"text/plain": "a\n"}),
+    ("result", {"text/plain": "2"}),
+    ("result", {"text/plain": "3"}),
+    ("stdout", {"text/plain": "b\n"}),
+    ("display", {"text/html": "<b>h</b>", "text/plain": "Html()"}),
+    ("display", {"text/markdown": "*m*", "application/json": {"k": [1, 2]}, "text/plain": "Bundle()"}),
+    ("result", {"image/png": base64.b64encode(PNG).decode("ascii"), "text/plain": "Png()"}),
+    ("stdout", {"text/plain": "c\n"}),
+]
+
+
+def arun(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+def _pieces(text: str, how: str) -> list[str]:
+    if how == "whole":
+        return [text]
+    if how == "chars":
+        return list(text)
+    rng = random.Random(len(text))
+    cuts = sorted(rng.sample(range(1, len(text)), 12))
+    return [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+
+
+def _run(program: str, how: str = "whole", **options: Any) -> ee.Result:
+    async def main() -> ee.Result:
+        async with Session("local", **options) as s:
+            return await s.run(iter(_pieces(program, how)))
+
+    return arun(main())
+
+
+def _records(result: ee.Result) -> list[tuple[str, dict[str, Any]]]:
+    return [(o.type, o.data) for o in result.outputs]
+
+
+def _matches(got: list[tuple[str, dict[str, Any]]], expected: list[tuple[str, dict[str, Any]]]) -> None:
+    assert [kind for kind, _ in got] == [kind for kind, _ in expected], got
+    assert got == expected
+
+
+@pytest.mark.parametrize("how", ["whole", "chars", "random"])
+def test_values_and_displays_are_the_same_records_in_serial_and_eager_mode(how: str) -> None:
+    results = {mode: _run(PROGRAM, how, mode=mode, notebook=True) for mode in ("serial", "eager")}
+    for result in results.values():
+        assert result.ok, result.error
+        _matches(_records(result), EXPECTED)
+        assert result.stdout == "a\nb\nc\n"
+    assert _records(results["serial"]) == _records(results["eager"])
+    outputs = results["eager"].to_dict()["outputs"]
+    assert outputs[1] == {"type": "result", "data": {"text/plain": "2"}}
+
+
+def test_notebook_mode_off_shows_nothing_extra_and_has_no_display() -> None:
+    off = _run("print('a')\n1 + 1\nx = 2\nx\n")
+    assert _records(off) == [("stdout", {"text/plain": "a\n"})]
+    missing = _run("display(1)\n")
+    assert missing.error is not None and missing.error.type == "NameError"
+
+
+def test_tracebacks_and_lines_are_those_of_the_plain_statement() -> None:
+    program = "print('a')\n1 + 1\n1 / 0\n"
+    on, off = _run(program, notebook=True), _run(program)
+    assert on.error is not None and off.error is not None
+    assert (on.error.type, on.error.line, on.error.line_text) == ("ZeroDivisionError", 3, "1 / 0")
+    def tail(text: str) -> str:  # past the session's directory, which differs
+        return text.split("program.py", 1)[1]
+
+    assert tail(on.error.traceback) == tail(off.error.traceback)
+    assert [kind for kind, _ in _records(on)] == ["stdout", "result"]
+
+
+def test_a_failing_repr_method_is_skipped_with_one_line_and_the_run_goes_on() -> None:
+    program = (
+        "class Bad:\n"
+        "    def _repr_html_(self):\n"
+        "        raise ValueError('no html')\n"
+        "    def __repr__(self):\n"
+        "        return 'Bad()'\n"
+        "Bad()\n"
+        "print('after')\n"
+    )
+    result = _run(program, notebook=True)
+    assert result.ok
+    assert ("result", {"text/plain": "Bad()"}) in _records(result)
+    assert "_repr_html_ of Bad failed: ValueError: no html" in result.stderr
+    assert result.stdout == "after\n"
+
+
+def test_a_class_shows_as_text_only() -> None:
+    program = "class Html:\n    def _repr_html_(self):\n        return '<b>'\nHtml\n"
+    result = _run(program, notebook=True)
+    [(kind, data)] = _records(result)
+    assert kind == "result" and set(data) == {"text/plain"} and "Html" in data["text/plain"]
+
+
+def test_a_pandas_dataframe_gives_html() -> None:
+    pytest.importorskip("pandas")
+    result = _run("import pandas as pd\ndf = pd.DataFrame({'a': [1, 2]})\ndf\n", notebook=True)
+    [(kind, data)] = _records(result)
+    assert kind == "result"
+    assert "<table" in data["text/html"] and "a" in data["text/plain"]
+
+
+@pytest.mark.parametrize("mode", ["serial", "eager"])
+def test_plt_show_and_figures_left_open_give_png_bundles_in_order(mode: str) -> None:
+    pytest.importorskip("matplotlib")
+    program = (
+        "import matplotlib\n"
+        "import matplotlib.pyplot as plt\n"
+        "print('before')\n"
+        "_ = plt.plot([1, 2])\n"
+        "plt.show()\n"
+        "print('after')\n"
+        "_ = plt.plot([3, 1])\n"
+    )
+    result = _run(program, mode=mode, notebook=True)
+    assert result.ok, result.error
+    records = _records(result)
+    assert [kind for kind, _ in records] == ["stdout", "display", "stdout", "display"]
+    for _, data in (records[1], records[3]):
+        assert base64.b64decode(data["image/png"]).startswith(PNG)
+        assert data["text/plain"].startswith("<Figure size")
+    assert len(result.figures) == 2  # each shown figure is also a file, listed once
+    assert all(open(path, "rb").read().startswith(PNG) for path in result.figures)
+
+
+def test_figures_are_file_records_when_notebook_mode_is_off() -> None:
+    pytest.importorskip("matplotlib")
+    result = _run("import matplotlib.pyplot as plt\n_ = plt.plot([1, 2])\nplt.show()\n")
+    assert [kind for kind, _ in _records(result)] == ["figure"]
+
+
+def test_live_events_carry_the_bundles() -> None:
+    events: list[ee.Event] = []
+    _run("print('a')\n40 + 2\n", notebook=True, on_event=events.append)
+    live = [e for e in events if isinstance(e, ee.OutputReceived)]
+    assert [(e.stream, e.text) for e in live] == [("stdout", "a\n"), ("result", "42")]
+    assert live[1].bundle == {"text/plain": "42"}
+
+
+def test_the_backend_event_follows_the_output_written_before_it() -> None:
+    # stdout is block-buffered on a pipe: the worker flushes it before sending the bundle
+    async def main() -> list[OutputEvent]:
+        events: list[OutputEvent] = []
+        async with open_backend("local", on_output=events.append) as b:
+            code = "import sys\nfor i in range(3):\n    print(i)\n    display(i)\nsys.stdout.write('x' * 100000)\n7\n"
+            outcome = await b.execute(ExecRequest(code=code, notebook=True))
+            assert outcome.ok
+        return events
+
+    events = arun(main())
+    kinds = [e.kind for e in events]
+    assert kinds[:6] == ["stdout", "display"] * 3
+    assert kinds[-1] == "result" and events[-1].bundle == {"text/plain": "7"}
+    assert "".join(e.data for e in events if e.kind == "stdout") == "0\n1\n2\n" + "x" * 100000
+
+
+def test_display_raw_and_json_bundles() -> None:
+    program = "display({'text/html': '<i>r</i>', 'text/plain': 'r'}, raw=True)\ndisplay(None)\n"
+    result = _run(program, notebook=True)
+    assert _records(result) == [
+        ("display", {"text/html": "<i>r</i>", "text/plain": "r"}),
+        ("display", {"text/plain": "None"}),
+    ]
+
+
+def _jupyter_available() -> bool:
+    try:
+        import ipykernel  # noqa: F401
+        import jupyter_client  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _jupyter_available(), reason="jupyter extra not installed")
+def test_the_jupyter_backend_gives_the_same_records() -> None:
+    program = "print('a')\n1 + 1\nx = 3\nx\nclass Html:\n    def _repr_html_(self):\n        return '<b>h</b>'\n    def __repr__(self):\n        return 'Html()'\ndisplay(Html())\nprint('c')\n"
+
+    def run(**options: Any) -> ee.Result:
+        async def main() -> ee.Result:
+            async with Session("jupyter", mode="serial", **options) as s:
+                return await s.run(program)
+
+        return arun(main())
+
+    on = run(notebook=True)
+    assert on.ok, on.error
+    _matches(
+        _records(on),
+        [
+            ("stdout", {"text/plain": "a\n"}),
+            ("result", {"text/plain": "2"}),
+            ("result", {"text/plain": "3"}),
+            ("display", {"text/html": "<b>h</b>", "text/plain": "Html()"}),
+            ("stdout", {"text/plain": "c\n"}),
+        ],
+    )
+    off = run()
+    assert [kind for kind, _ in _records(off)] == ["stdout", "display", "stdout"]
