@@ -95,7 +95,7 @@ def test_state_output_and_main_module(name: str) -> None:
             "print(x + 1, __name__, __file__, sys.argv[0] == __file__)\nprint(open(__file__).read())\n",
             first_line=8,
         )
-        program = str(Path(b.workdir) / "program.py")
+        program = str(Path(b.private) / "program.py")  # the session's own directory, not the workdir
         lines = info.stdout.splitlines()
         assert lines[0] == f"21 __main__ {program} True"
         assert lines[1:4] == ["x = 20", "print('hello', x)", "import sys"]
@@ -348,7 +348,7 @@ def test_preload_and_workdir(name: str, tmp_path: Path) -> None:
         return default
 
     default = run(main())
-    assert given.is_dir() and (given / "program.py").exists()
+    assert given.is_dir() and not (given / "program.py").exists()  # the session's files live elsewhere
     assert not default.exists()
 
 

@@ -81,6 +81,9 @@ class Backend(abc.ABC):
         self.max_output: int = common.max_output
         """Characters of stdout (and of stderr) kept per call, head and tail."""
         self._workdir_option: Path | None = common.workdir
+        self.env: dict[str, str] = dict(common.env)
+        """The environment variables given for the program (``env=``); nothing else of this
+        process's environment reaches it beyond what the backend needs to run an interpreter."""
         self._started = False
         self._closed = False
         self._busy = False

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -50,16 +50,25 @@ class CommonOptions(TypedDict, total=False):
     Keys:
         on_output: called with each ``OutputEvent`` as it happens.
         timeout: default seconds before a call is interrupted (None: no limit).
-        workdir: the session's working directory (default: a fresh temporary directory, removed
-            on close except for the figures the outcomes name).
+        workdir: the directory the program runs in, as ``python prog.py`` run there: relative
+            paths resolve there and the files it writes stay (it is created when missing, and
+            nothing of the session's own is ever written, changed or re-owned in it). Default: a
+            fresh temporary directory, removed on close. The session's own files (the program's
+            text, named by ``__file__`` and tracebacks, and captured figures) live in a private
+            temporary directory outside it, removed on close except for the figures.
         max_output: characters of stdout (and of stderr) kept per call: the first half and the
             last half; what lies between is dropped behind a marker line (at least 2).
+        env: environment variables for the program. Nothing of this process's environment
+            reaches the program unless passed here; each backend adds only what an interpreter
+            needs to run (local: ``LOCAL_ENV_NAMES``; sandbox: a fixed PATH, LANG, HOME...;
+            docker: the image's).
     """
 
     on_output: OutputCallback | None
     timeout: float | None
     workdir: str | Path | None
     max_output: int
+    env: Mapping[str, str] | None
 
 
 class WorkerOptions(CommonOptions, total=False):
@@ -82,9 +91,11 @@ class WorkerOptions(CommonOptions, total=False):
 
 
 class LimitOptions(TypedDict, total=False):
-    """Resource limits of the isolated backends (sandbox and docker).
+    """Resource limits and isolation of the isolated backends (sandbox and docker).
 
     Keys:
+        network: give the program the host's network (default False: sandbox, loopback only;
+            docker, no network at all).
         memory: bytes of memory (sandbox: address space, RLIMIT_AS; docker: the container's
             memory, swap included).
         cpu: CPU seconds for the whole session (RLIMIT_CPU).
@@ -93,6 +104,7 @@ class LimitOptions(TypedDict, total=False):
         file_size: the largest file the code may write, in bytes (RLIMIT_FSIZE).
     """
 
+    network: bool
     memory: int
     cpu: int
     processes: int
@@ -108,12 +120,12 @@ class SandboxOptions(WorkerOptions, LimitOptions, total=False):
 
     Keys:
         ro_paths: extra host paths bound read-only at the same place (data files).
-        env: extra environment variables for the sandbox (added to the allow-list).
-        uid: the unprivileged uid (and gid) to run as when started as root; None keeps root.
+        uid: the unprivileged uid (and gid) to run as when started as root, when it can write
+            the working directory (else, and when None, the program keeps the invoking user's
+            uid, every capability dropped: the working directory is never re-owned).
     """
 
     ro_paths: Sequence[str | Path]
-    env: Mapping[str, str] | None
     uid: int | None
 
 
@@ -124,7 +136,7 @@ class DockerOptions(WorkerOptions, LimitOptions, total=False):
         image: the image to run (must be present locally; see ``DockerBackend``).
         cpus: CPU quota in cores (may be fractional).
         user: ``UID:GID`` the code runs as inside (default: the host user's).
-        environment: extra environment variables for the container.
+        environment: extra environment variables for the container (merged with ``env``).
     """
 
     image: str | None
@@ -208,6 +220,7 @@ class CommonSettings:
     timeout: float | None = None
     workdir: Path | None = None
     max_output: int = DEFAULT_MAX_OUTPUT
+    env: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, where: str, options: Mapping[str, Any]) -> CommonSettings:
@@ -217,10 +230,16 @@ class CommonSettings:
         max_output = options.get("max_output", DEFAULT_MAX_OUTPUT)
         check_number(where, "max_output", max_output, low=2, integer=True)
         workdir = options.get("workdir")
+        env = options.get("env") or {}
+        if not isinstance(env, Mapping) or not all(
+            isinstance(k, str) and k and "=" not in k and isinstance(v, str) for k, v in env.items()
+        ):
+            raise UsageError(f"{where}: env must map variable names to strings, got {env!r}")
         return cls(
             timeout=timeout,
             workdir=Path(workdir) if workdir is not None else None,
             max_output=max_output,
+            env=dict(env),
         )
 
 
@@ -262,6 +281,7 @@ class Limits:
     cpu: int = 600
     processes: int = 256
     file_size: int = 1024**3
+    network: bool = False
 
     @classmethod
     def parse(cls, where: str, options: Mapping[str, Any]) -> Limits:
@@ -271,7 +291,10 @@ class Limits:
             if name in options:
                 check_number(where, name, options[name], low=1, integer=True)
                 values[name] = options[name]
-        return cls(**values)
+        network = options.get("network", False)
+        if not isinstance(network, bool):
+            raise UsageError(f"{where}: network must be True or False, got {network!r}")
+        return cls(**values, network=network)
 
     def rlimit_argument(self, *, memory: bool = True, processes: bool = True) -> str:
         """The worker's ``--rlimit`` value (``memory``/``processes`` left out when the container

@@ -6,9 +6,8 @@ this file stays parseable by Python 2.7 and 3.6 (no f-strings, keyword-only argu
 
 Files (they ship together, in one directory, copied or bound as they are): this one (the
 version check, the entry point, the main loop, the program's start and end), ``_worker_io.py``
-(channels, frames, control requests, output flushing, figures), ``_worker_display.py``
-(notebook output: MIME bundles) and ``_worker_exec.py`` (compiling and running a call, errors,
-exit statuses). The siblings are read from this
+(channels, frames, control requests, output flushing, figures) and ``_worker_exec.py``
+(compiling and running a call, errors, exit statuses). The two siblings are read from this
 file's directory and executed as private modules (``_eagerexec_worker_io``,
 ``_eagerexec_worker_exec``) that leave ``sys.modules`` once loaded: the program can neither
 import them by accident nor see them; ``sys.path[0]`` is the program's directory, as for
@@ -16,7 +15,7 @@ import them by accident nor see them; ``sys.path[0]`` is the program's directory
 
 Command line (the contract every backend relies on)::
 
-    python _worker.py (--fds R W C | --fifo IN OUT CTL) --workdir DIR
+    python _worker.py (--fds R W C | --fifo IN OUT CTL) --workdir DIR [--private DIR]
                       [--preload MOD,MOD] [--rlimit NAME=N,...] [--user UID:GID] [--spin-us N]
 
 (The old per-call output cap, option ``max-output N``, is still accepted and ignored: the host
@@ -42,8 +41,7 @@ object. Host -> worker: ``E`` {"i": call id, "src": source, "line": first line, 
 figures after the call (optional, default true), "cuts": whole-program lines where the source's
 later parts start (optional), "idle": more code follows after a wait (optional; see below),
 "end": the program ends after this call (optional), "show": print an uncaught exception on the
-program's stderr as Python does (optional), "nb": notebook output (optional; once set, on for the
-rest of the session, see ``_worker_display.py``)}.
+program's stderr as Python does (optional)}.
 
 Every part of a call is compiled before any part runs: a call with a syntax error anywhere runs
 nothing, as Python runs nothing of a file that does not compile (in eager mode the statements of
@@ -54,16 +52,7 @@ entry). Worker -> host:
 ``H`` hello once at start {"pid", "python", "program" (the program's file, as frames name it),
 "preload_errors"}; ``R`` one result per request {"i", "s" start, "e" end (time.monotonic()),
 "err" (error dict or null), "x" (exit status or null), "f" (figure paths), "t" (always false,
-kept for old hosts), "q" (present and 1 when the worker exits after this reply)}; ``D`` a rich
-output of the running call in notebook mode, sent as it happens, after the program's stdout and
-stderr are flushed (so the host, draining its pipes first, keeps the order) {"i", "kind"
-("result": the value of a top-level expression statement, by the REPL rule; "display":
-``display(obj)``, a figure ``plt.show()`` showed or one left open when the call saves figures),
-"data" (the MIME bundle: {mime: str}, "text/plain" always, binary types base64,
-"application/json" any JSON value), "w" (present and 1: the worker waits for the host's ``A``
-frame, an empty JSON object, which the host sends on IN once it has read the program's output
-so far and shown the bundle: so it never reads output written after it)}. In notebook mode the
-figures the reply lists in "f" were each also sent as a ``D`` bundle.
+kept for old hosts), "q" (present and 1 when the worker exits after this reply)}.
 
 Error dict: {"type", "message" (what Python prints after the type: ``str(exc)``, a SyntaxError's
 ``msg``), "traceback" (as Python prints it: the program's frames only; a
@@ -103,10 +92,12 @@ later output fail as in Python). It flushes them before each reply (so when the 
 (what background threads print between calls is not held back), on a CTL flush request, and
 before ``os.fork`` (a child never repeats its parent's buffered output).
 
-Code runs as ``__main__`` (``sys.modules['__main__']``, ``__file__`` = DIR/program.py, the program
-so far, also registered in linecache; ``__spec__`` None; ``__doc__`` the program's docstring, not
-a later string statement; ``sys.argv`` == [``__file__``]) with whole-program line numbers
-(compile-time warnings too, shown once through the program's warnings filters), and
+Code runs as ``__main__`` (``sys.modules['__main__']``, ``__file__`` =
+PRIVATE/program.py (``--private``: the session's own directory, default DIR; the program runs in
+DIR, which is also ``sys.path[0]``), the program so far, also registered in linecache;
+``__spec__`` None; ``__doc__`` the program's docstring, not a later string statement;
+``sys.argv`` == [``__file__``]) with whole-program line numbers (compile-time warnings too,
+shown once through the program's warnings filters), and
 ``from __future__`` flags accumulated across calls; a ``from __future__`` import after the
 program's first statement is the SyntaxError Python gives. After ``os.fork`` in the program the
 child runs to the end of the call that forked, then ends as a Python process ends (threads,
@@ -146,8 +137,7 @@ import warnings  # noqa: E402
 
 _SELF = sys._getframe().f_code.co_filename  # how this file's frames name it
 _HERE = os.path.dirname(os.path.abspath(_SELF))
-# in load order (each may import the ones before)
-_SIBLINGS = ("_worker_io", "_worker_display", "_worker_exec")
+_SIBLINGS = ("_worker_io", "_worker_exec")  # in load order (each may import the ones before)
 
 
 def _load(name):
@@ -167,7 +157,6 @@ try:
     _io = _load("_worker_io")
     _ex = _load("_worker_exec")
 finally:
-    _load("_worker_display")
     for _name in _SIBLINGS:
         sys.modules.pop("_eagerexec" + _name, None)
 _ex._FILES.add(_SELF)
@@ -240,8 +229,11 @@ class Worker(_io.Channels, _ex.Execution):
     def __init__(self, rfd, wfd, cfd, opts):
         self.rfd, self.wfd, self.cfd = rfd, wfd, cfd
         self.workdir = os.path.abspath(opts["workdir"])
-        self.program = os.path.join(self.workdir, "program.py")
-        self.figdir = os.path.join(self.workdir, "figures")
+        # The session's own files (program text, figures) live in the private directory, never
+        # in the program's working directory (an old host that names none: the workdir).
+        private = os.path.abspath(opts["private"] or opts["workdir"])
+        self.program = os.path.join(private, "program.py")
+        self.figdir = os.path.join(private, "figures")
         self.flags = 0
         self.lines = []
         self.nfig = 0
@@ -328,8 +320,6 @@ class Worker(_io.Channels, _ex.Execution):
                         return self._end_program(status)
                     req = _decode(body[1:].decode("utf-8", "surrogatepass"))
                 _state.replied = False
-                    if body is not None and body[:1] == b"A":  # a late acknowledgement of a ``D``
-                        continue
                 _state.call_id = req.get("i", 0)
                 try:
                     reply = self.run(req, _PROBE_RUN if req is _PROBE else None)

@@ -75,7 +75,7 @@ def _open_channels(argv):
 
 
 def _parse_options(rest):
-    opts = {"workdir": None, "max_output": None, "preload": "", "rlimit": "", "user": "", "spin_us": "0"}
+    opts = {"workdir": None, "private": "", "max_output": None, "preload": "", "rlimit": "", "user": "", "spin_us": "0"}
     i = 0
     while i < len(rest):
         key = rest[i][2:].replace("-", "_")

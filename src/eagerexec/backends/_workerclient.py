@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import os
 import select
+import shutil
 import signal
 import sys
 import tempfile
@@ -38,16 +39,7 @@ from .._exceptions import BackendError, BackendUnavailableError, SessionDiedErro
 from ._base import Backend
 from ._options import WorkerSettings
 from ._outcome import ExecError, ExecRequest, Outcome, OutputEvent
-from ._wire import (
-    ACK_FRAME,
-    FLUSH_MESSAGE,
-    PROGRAM_FILE,
-    display_event,
-    encode_request,
-    interrupt_message,
-    outcome_of,
-    split_frames,
-)
+from ._wire import FLUSH_MESSAGE, PROGRAM_FILE, encode_request, interrupt_message, outcome_of, split_frames
 from ._workerproc import ExitWatch, StreamOutput, WorkerProcess, remove_keeping_figures, spawn_with_pipes
 
 __all__ = ["CANCEL_GRACE", "FLUSH_EVERY", "WORKER_FILES", "WORKER_PATH", "WorkerBackend", "WorkerProcess", "spawn_with_pipes"]
@@ -55,12 +47,7 @@ __all__ = ["CANCEL_GRACE", "FLUSH_EVERY", "WORKER_FILES", "WORKER_PATH", "Worker
 WORKER_PATH = Path(__file__).with_name("_worker.py")
 """The worker's entry script; stdlib-only, runs under Python 3.7 to 3.13 (refuses older ones)."""
 
-WORKER_FILES = (
-    WORKER_PATH,
-    WORKER_PATH.with_name("_worker_io.py"),
-    WORKER_PATH.with_name("_worker_display.py"),
-    WORKER_PATH.with_name("_worker_exec.py"),
-)
+WORKER_FILES = (WORKER_PATH, WORKER_PATH.with_name("_worker_io.py"), WORKER_PATH.with_name("_worker_exec.py"))
 """Every file of the worker (the entry first): they ship together, in one directory, under these
 names (the entry loads the others from its own directory)."""
 
@@ -78,8 +65,12 @@ class WorkerBackend(Backend):
     """A backend whose session is one ``_worker.py`` process (see the module docstring).
 
     Options: ``WorkerOptions`` (python, preload, grace, spin, and the common on_output, timeout,
-    workdir, max_output). Without ``workdir`` each session gets a fresh temporary directory,
-    removed on close except for its ``figures`` folder (the PNG paths the outcomes name stay valid).
+    workdir, max_output, env). The program runs in ``workdir`` (without it, in a fresh temporary
+    directory removed on close). The session's own files live in ``private``, a temporary
+    directory outside the workdir: the program's text (``program.py``, the ``__file__`` tracebacks
+    name) and captured figures (``figures/``); it is removed on close except for its ``figures``
+    folder (the PNG paths the outcomes name stay valid). Nothing is written, changed, removed or
+    re-owned in a workdir the caller gave.
     """
 
     name = "worker"
@@ -106,6 +97,8 @@ class WorkerBackend(Backend):
         self._lost_unreported = False
         self._kill_reason: str | None = None
         self._exited: asyncio.Event | None = None
+        self.private: Path | None = None
+        """The session's own directory (program text, figures), outside ``workdir``."""
         self._ticking = False  # the flush timer runs (``_on_tick``)
         self._call_since = 0.0  # loop time the running call started waiting
         self._poller: select.poll | None = None
@@ -119,7 +112,7 @@ class WorkerBackend(Backend):
         program = self.hello.get("program")
         if isinstance(program, str):
             return program
-        return str(self.workdir / PROGRAM_FILE) if self.workdir is not None else None
+        return str(self.private / PROGRAM_FILE) if self.private is not None else None
 
     # -- hooks for subclasses -----------------------------------------------------------
     @abc.abstractmethod
@@ -139,8 +132,8 @@ class WorkerBackend(Backend):
 
     def _worker_args(self) -> list[str]:
         """The worker's options (no output cap: the host applies the one output limit)."""
-        assert self.workdir is not None
-        args = ["--workdir", str(self.workdir)]
+        assert self.workdir is not None and self.private is not None
+        args = ["--workdir", str(self.workdir), "--private", str(self.private)]
         if self.spin:
             args += ["--spin-us", str(round(self.spin * 1e6))]
         if self.preload:
@@ -148,7 +141,11 @@ class WorkerBackend(Backend):
         return args
 
     def _prepare_workdir(self, workdir: Path) -> None:
-        """Hook: adjust the working directory before the first worker starts."""
+        """Hook: adjust the working directory before the first worker starts (called only for a
+        temporary directory the session made itself: a caller's directory is never changed)."""
+
+    def _prepare_private(self, private: Path) -> None:
+        """Hook: adjust the session's private directory before the first worker starts."""
 
     # -- the contract ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -169,8 +166,8 @@ class WorkerBackend(Backend):
                 self._workdir_option.mkdir(parents=True, exist_ok=True)
                 self.workdir = self._workdir_option.resolve()
             else:
-                self.workdir = Path(tempfile.mkdtemp(prefix=f"eager-{self.name}-")).resolve()
-            self._prepare_workdir(self.workdir)
+                self.workdir = Path(tempfile.mkdtemp(prefix=f"eager-{self.name}-work-")).resolve()
+                self._prepare_workdir(self.workdir)
         await self._launch()
         self._started = True
 
@@ -178,6 +175,9 @@ class WorkerBackend(Backend):
         """Run one request (see ``Backend.execute``)."""
         self._claim()
         try:
+        if self.private is None:
+            self.private = Path(tempfile.mkdtemp(prefix=f"eager-{self.name}-")).resolve()
+            self._prepare_private(self.private)
             if not self._started:
                 await self.start()
             return await self._call(request)
@@ -210,7 +210,9 @@ class WorkerBackend(Backend):
             await self._shutdown()
         finally:
             if self.workdir is not None and self._workdir_option is None:
-                remove_keeping_figures(self.workdir)
+                shutil.rmtree(self.workdir, ignore_errors=True)  # our own scratch directory
+            if self.private is not None:
+                remove_keeping_figures(self.private)
 
     # -- lifecycle ------------------------------------------------------------------------
     async def _launch(self) -> None:
@@ -375,14 +377,6 @@ class WorkerBackend(Backend):
             if not data:
                 asyncio.get_running_loop().remove_reader(fd)
                 return
-                if kind == b"D":  # a rich output: after what the call printed before it
-                    self._drain_output(proc)
-                    event = display_event(message, time.monotonic())
-                    if event is not None:
-                        self.emit(event)
-                    if message.get("w"):  # the worker waits until its output so far is read
-                        self._write(proc, ACK_FRAME)
-                    continue
             stream.feed(data)
             if len(data) < _READ:
                 return
@@ -496,9 +490,8 @@ class WorkerBackend(Backend):
             self._ended = True
             self._fresh_next = not request.end
         stdout, stderr = self._out.finish(), self._err.finish()  # the tails, then the figures
-        if not request.notebook:  # in notebook mode each figure was shown as a bundle
-            for path in reply.get("f") or ():
-                self.emit(OutputEvent(kind="figure", data=path, time=reply["e"]))
+        for path in reply.get("f") or ():
+            self.emit(OutputEvent(kind="figure", data=path, time=reply["e"]))
         return outcome_of(
             reply,
             program=self.program_path or "",

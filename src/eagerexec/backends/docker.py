@@ -1,10 +1,13 @@
 """The ``docker`` backend: the same worker in one persistent, locked-down container per session.
 
 Strategy: the container is created through the ``docker`` SDK with no network
-(``network_mode=none``), CPU, memory (swap included) and PID limits, all capabilities dropped,
-``no-new-privileges``, an init process (tini) as PID 1 and an environment made only of what we
-pass. Two bind mounts: the session's working directory (read-write, at the same path as on the
-host, so program and figure paths mean the same on both sides) and a private control directory
+(``network_mode=none``; ``network=True``: the engine's default bridge), CPU, memory (swap
+included) and PID limits, all capabilities dropped, ``no-new-privileges``, an init process (tini)
+as PID 1 and an environment made only of what we pass (``env``, ``environment``). Three bind
+mounts: the program's working directory and the session's private directory (program text,
+figures), both read-write at the same path as on the host, so relative paths, program and
+figure paths mean the same on both sides (this is why the engine must be local: a remote
+engine would mount its own machine's paths), and a private control directory
 holding the worker script (read-only copy) and five named pipes (FIFOs). The worker speaks the
 usual framed protocol over three of them (``--fifo IN OUT CTL``) and its fd 1/2 are the other
 two, so a call costs what a local pipe costs: same kernel, no ``docker exec``, no network hop.
@@ -238,7 +241,7 @@ class DockerBackend(WorkerBackend):
     # -- WorkerBackend hooks ----------------------------------------------------------------
     def _spawn(self, worker_args: list[str]) -> WorkerProcess:
         """Create the FIFOs, start the container and connect to the worker (runs in a thread)."""
-        assert self.workdir is not None and self._client is not None
+        assert self.workdir is not None and self.private is not None and self._client is not None
         if self._ctl_dir is None:
             self._ctl_dir = Path(tempfile.mkdtemp(prefix="eager-docker-ctl-")).resolve()
             for path in WORKER_FILES:  # the entry loads the others from its own directory
@@ -261,7 +264,7 @@ class DockerBackend(WorkerBackend):
             f">{inside}/stdout 2>{inside}/stderr"
         )
         command = ["/bin/sh", "-c", script, self.python, *worker_args]
-        environment = {"MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1", "HOME": "/tmp", **self.environment}
+        environment = {"MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1", "HOME": "/tmp", **self.env, **self.environment}
 
         def cleanup_fifos() -> None:
             shutil.rmtree(fifo_dir, ignore_errors=True)
@@ -276,7 +279,7 @@ class DockerBackend(WorkerBackend):
                 init=True,
                 name=f"eagerexec-{self.session_id}-{launch}",
                 labels={LABEL: self.session_id, "eagerexec.backend": "docker"},
-                network_mode="none",
+                network_mode="bridge" if self.limits.network else "none",
                 nano_cpus=int(self.cpus * 1e9),
                 mem_limit=self.limits.memory,
                 memswap_limit=self.limits.memory,
@@ -288,6 +291,7 @@ class DockerBackend(WorkerBackend):
                 working_dir=str(self.workdir),
                 volumes={
                     str(self.workdir): {"bind": str(self.workdir), "mode": "rw"},
+                    str(self.private): {"bind": str(self.private), "mode": "rw"},
                     str(self._ctl_dir): {"bind": _CTL_INSIDE, "mode": "rw"},
                 },
                 stdin_open=False,
@@ -341,8 +345,11 @@ class DockerBackend(WorkerBackend):
 
     def _prepare_workdir(self, workdir: Path) -> None:
         uid, _, gid = self.user.partition(":")
-        if self._workdir_option is None and uid != str(os.getuid()):
+        if uid != str(os.getuid()):
             os.chown(workdir, int(uid), int(gid or uid))  # our own temporary directory
+
+    def _prepare_private(self, private: Path) -> None:
+        self._prepare_workdir(private)  # ours too: the container's user writes figures there
 
     def _exit_status(self, returncode: int) -> int:
         if returncode > _SIGNAL_BASE:

