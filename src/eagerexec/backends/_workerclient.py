@@ -83,6 +83,8 @@ class WorkerBackend(Backend):
         self.grace = settings.grace
         self.spin = settings.spin
         self.workdir: Path | None = None
+        self.private: Path | None = None
+        """The session's own directory (program text, figures), outside ``workdir``."""
         self.worker_pid: int | None = None
         self.hello: dict[str, Any] = {}
         self._proc: WorkerProcess | None = None
@@ -97,8 +99,6 @@ class WorkerBackend(Backend):
         self._lost_unreported = False
         self._kill_reason: str | None = None
         self._exited: asyncio.Event | None = None
-        self.private: Path | None = None
-        """The session's own directory (program text, figures), outside ``workdir``."""
         self._ticking = False  # the flush timer runs (``_on_tick``)
         self._call_since = 0.0  # loop time the running call started waiting
         self._poller: select.poll | None = None
@@ -161,6 +161,9 @@ class WorkerBackend(Backend):
     async def _start_once(self) -> None:
         if self._started:
             return
+        if self.private is None:
+            self.private = Path(tempfile.mkdtemp(prefix=f"eager-{self.name}-")).resolve()
+            self._prepare_private(self.private)
         if self.workdir is None:
             if self._workdir_option is not None:
                 self._workdir_option.mkdir(parents=True, exist_ok=True)
@@ -175,9 +178,6 @@ class WorkerBackend(Backend):
         """Run one request (see ``Backend.execute``)."""
         self._claim()
         try:
-        if self.private is None:
-            self.private = Path(tempfile.mkdtemp(prefix=f"eager-{self.name}-")).resolve()
-            self._prepare_private(self.private)
             if not self._started:
                 await self.start()
             return await self._call(request)
