@@ -46,7 +46,7 @@ from ..integrations._common import (
 )
 from ..pipeline import BatchEnded, BatchStarted, ChunkReady, Event, OutputReceived, Result, RunFinished
 from ..sources import FenceExtractor
-from ._replay import check_backend
+from ._replay import check_backend, warn_unisolated
 
 __all__ = ["chat_command"]
 
@@ -481,7 +481,12 @@ async def _go(
 @click.option("--once", is_flag=True, help="Answer PROMPT and exit (0; 1 when it ended on an error or limit).")
 @click.option("--model", required=True, help="Model name.")
 @click.option("--base-url", default=None, help="OpenAI-compatible base URL [OPENAI_BASE_URL].")
-@click.option("--backend", default="local", show_default=True, help="local, sandbox, docker or jupyter.")
+@click.option(
+    "--backend",
+    default="sandbox",
+    show_default=True,
+    help="sandbox (isolated, no network), docker, local or jupyter (unisolated: a warning says so).",
+)
 @click.option("--workdir", default=None, type=click.Path(file_okay=False), help="The program's working directory.")
 @click.option("--notebook", is_flag=True, help="Run the code in a Jupyter kernel (the jupyter backend).")
 @click.option("--max-turns", type=click.IntRange(min=1), default=20, show_default=True, help="Model turns per prompt.")
@@ -512,6 +517,7 @@ def chat_command(
     if notebook:
         backend = "jupyter"
     check_backend(backend)
+    warn_unisolated(backend)
     if once and prompt is None:
         raise UsageError("--once needs a PROMPT")
     if not once and as_json:

@@ -14,7 +14,16 @@ from importlib import resources
 import click
 
 from ._render import make_view
-from ._replay import RATE, backend_options, check_backend, output_options, replay_modes, report
+from ._replay import (
+    RATE,
+    backend_options,
+    check_backend,
+    files_options,
+    output_options,
+    program_options,
+    replay_modes,
+    report,
+)
 
 __all__ = ["demo_command"]
 
@@ -25,8 +34,17 @@ __all__ = ["demo_command"]
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object {runs: {mode: RUN}}.")
 @click.option("--timeline", default=None, metavar="PNG", help="Write a timeline picture.")
 @output_options
+@files_options
 def demo_command(
-    tps: float, backend: str, as_json: bool, timeline: str | None, max_output: int, timeout: float | None
+    tps: float,
+    backend: str,
+    as_json: bool,
+    timeline: str | None,
+    max_output: int,
+    timeout: float | None,
+    workdir: str | None,
+    env_names: tuple[str, ...],
+    network: bool,
 ) -> None:
     """Replay the bundled demo program serially, then eagerly, and show the time saved.
 
@@ -35,12 +53,17 @@ def demo_command(
     """
     check_backend(backend)
     text = resources.files("eagerexec").joinpath("examples/demo.py").read_text(encoding="utf-8")
-    workdir = tempfile.mkdtemp(prefix="eager-demo-")
+    # The demo writes sales.csv and a PNG: unlike replay and run, its default workdir is a new
+    # temporary directory (kept, and named below), not the current one.
+    options = {
+        **backend_options(None, max_output=max_output, timeout=timeout),
+        **program_options(backend, workdir or tempfile.mkdtemp(prefix="eager-demo-"), env_names, network),
+    }
     live = not as_json and sys.stdout.isatty()
     view = None if as_json else make_view(live)
     if not as_json:
         click.echo(
-            f"Replaying examples/demo.py at {tps:g} tokens/s on the {backend} backend (files in {workdir})"
+            f"Replaying examples/demo.py at {tps:g} tokens/s on the {backend} backend (files in {options['workdir']})"
         )
     runs = replay_modes(
         text,
@@ -49,6 +72,6 @@ def demo_command(
         ttft=0.0,
         backend=backend,
         view=view,
-        options=backend_options(None, workdir, max_output=max_output, timeout=timeout),
+        options=options,
     )
     report(runs, as_json=as_json, timeline=timeline, live=live, tps=tps)

@@ -21,8 +21,9 @@ the status is 130. ``--max-output`` (the run's one head-and-tail output limit) a
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +84,78 @@ def output_options(f: Callable[..., Any]) -> Callable[..., Any]:
         help="Characters of stdout (and of stderr) kept per run: the first and the last half; "
         "what lies between is dropped and counted. Same in serial and eager mode, on every backend.",
     )(f)
+
+
+def notebook_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``--notebook`` flag (``replay``, ``run``): ``Session(notebook=True)``."""
+    return click.option(
+        "--notebook",
+        is_flag=True,
+        help="Notebook output: show the value of each top-level expression (as `python -i` does), "
+        "display(obj), plt.show() figures; --json lists them in outputs as MIME bundles.",
+    )(f)
+
+
+def notebook_session(notebook: bool) -> dict[str, Any]:
+    """The ``Session`` option of ``--notebook`` (none when off)."""
+    return {"notebook": True} if notebook else {}
+
+
+def files_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--workdir``, ``--env`` (repeatable) and ``--network``, shared by the commands that run
+    programs (see ``program_options``)."""
+    f = click.option(
+        "--network",
+        is_flag=True,
+        help="Give the program the host's network (sandbox, docker; default: none).",
+    )(f)
+    f = click.option(
+        "--env",
+        "env_names",
+        multiple=True,
+        metavar="NAME",
+        help="Pass this environment variable to the program (repeatable); no other reaches it.",
+    )(f)
+    return click.option(
+        "--workdir",
+        default=None,
+        type=click.Path(exists=True, file_okay=False),
+        help="The directory the program runs in, as `python prog.py` run there; its files stay "
+        "[default: the current directory; demo: a new temporary one].",
+    )(f)
+
+
+def program_options(
+    backend: str, workdir: str | None, env_names: Sequence[str], network: bool
+) -> dict[str, Any]:
+    """The backend options of ``files_options``: the workdir (default: the current directory),
+    the named variables' values (exit 2 with one line for one that is not set) and ``network``.
+    """
+    env: dict[str, str] = {}
+    for name in env_names:
+        if name not in os.environ:
+            fail(f"--env {name}: no such variable in the environment")
+        env[name] = os.environ[name]
+    opts: dict[str, Any] = {"workdir": os.path.abspath(workdir or os.getcwd())}
+    if env:
+        opts["env"] = env
+    if network:
+        if backend not in ("sandbox", "docker"):
+            fail(
+                f"--network applies to the sandbox and docker backends (the {backend} backend is not isolated)"
+            )
+        opts["network"] = True
+    return opts
+
+
+def warn_unisolated(backend: str) -> None:
+    """One line on stderr: model-written code runs without isolation on ``backend``."""
+    if backend in ("local", "jupyter"):
+        click.echo(
+            f"eager: warning: --backend {backend} runs model-written code unisolated, as you "
+            "(use the default sandbox to isolate it)",
+            err=True,
+        )
 
 
 def check_backend(backend: str, python: str | None = None) -> None:
@@ -314,6 +387,8 @@ def report(runs: Runs, *, as_json: bool, timeline: str | None, live: bool, tps: 
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object {runs: {mode: RUN}}.")
 @click.option("--timeline", default=None, metavar="PNG", help="Write a timeline picture.")
 @output_options
+@notebook_option
+@files_options
 def replay_command(
     file: str,
     tps: float,
@@ -326,6 +401,10 @@ def replay_command(
     timeline: str | None,
     max_output: int,
     timeout: float | None,
+    workdir: str | None,
+    env_names: tuple[str, ...],
+    network: bool,
+    notebook: bool,
 ) -> None:
     """Replay FILE as a model stream at --tps and run it serially and/or eagerly.
 
@@ -347,6 +426,10 @@ def replay_command(
         backend=backend,
         stop_on_error=not continue_on_error,
         view=view,
-        options=backend_options(python, max_output=max_output, timeout=timeout),
+        options={
+            **backend_options(python, max_output=max_output, timeout=timeout),
+            **program_options(backend, workdir, env_names, network),
+            **notebook_session(notebook),
+        },
     )
     report(runs, as_json=as_json, timeline=timeline, live=live, tps=tps)

@@ -32,9 +32,14 @@ from ._replay import (
     Runs,
     backend_options,
     check_backend,
+    files_options,
+    notebook_option,
+    notebook_session,
     open_session,
     output_options,
+    program_options,
     program_status,
+    warn_unisolated,
     write_timeline,
 )
 
@@ -118,7 +123,12 @@ def _interrupted(runs: Runs, view: LiveView | PlainView | None, *, as_json: bool
 @click.option("--model", required=True, help="Model name.")
 @click.option("--base-url", default=None, help="OpenAI-compatible base URL [OPENAI_BASE_URL].")
 @click.option("--api-key", default=None, help="API key [OPENAI_API_KEY].")
-@click.option("--backend", default="local", show_default=True, help="local, sandbox, docker or jupyter.")
+@click.option(
+    "--backend",
+    default="sandbox",
+    show_default=True,
+    help="sandbox (isolated, no network), docker, local or jupyter (unisolated: a warning says so).",
+)
 @click.option(
     "--mode",
     type=click.Choice(["fence", "tool"]),
@@ -130,6 +140,8 @@ def _interrupted(runs: Runs, view: LiveView | PlainView | None, *, as_json: bool
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object {runs: {eager: RUN}, ...}.")
 @click.option("--timeline", default=None, metavar="PNG", help="Write a timeline picture.")
 @output_options
+@notebook_option
+@files_options
 def run_command(
     prompt: str,
     model: str,
@@ -142,6 +154,10 @@ def run_command(
     timeline: str | None,
     max_output: int,
     timeout: float | None,
+    workdir: str | None,
+    env_names: tuple[str, ...],
+    network: bool,
+    notebook: bool,
 ) -> None:
     """Have a model write Python for PROMPT and run it while it streams.
 
@@ -150,6 +166,12 @@ def run_command(
     Ctrl-C (the code and output so far are printed).
     """
     check_backend(backend)
+    options = {
+        **backend_options(None, max_output=max_output, timeout=timeout),
+        **program_options(backend, workdir, env_names, network),
+        **notebook_session(notebook),
+    }
+    warn_unisolated(backend)
     live = not as_json and sys.stdout.isatty()
     view = None if as_json else make_view(live)
     runs = Runs()
@@ -163,7 +185,7 @@ def run_command(
         repair=repair,
         view=view,
         runs=runs,
-        options=backend_options(None, max_output=max_output, timeout=timeout),
+        options=options,
     )
     try:
         done = asyncio.run(interruptible(work))
