@@ -254,3 +254,32 @@ def test_the_jupyter_backend_gives_the_same_records() -> None:
     )
     off = run()
     assert [kind for kind, _ in _records(off)] == ["stdout", "display", "stdout"]
+
+
+def test_eager_replay_notebook_prints_values_and_lists_bundles(tmp_path: Any) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from eagerexec.cli import main
+
+    program = tmp_path / "p.py"
+    program.write_text("print('a')\n1 + 1\nclass H:\n    def _repr_html_(self):\n        return '<b>'\n    def __repr__(self):\n        return 'H()'\ndisplay(H())\n")
+    runner = CliRunner()
+    plain = runner.invoke(main, ["replay", str(program), "--tps", "1e6", "--notebook"])
+    assert plain.exit_code == 0, plain.output
+    assert plain.output.count("    | 2\n") == 2 and plain.output.count("    | H()\n") == 2
+    assert plain.output.count("display text/html\n") == 2
+    shown = runner.invoke(
+        main, ["replay", str(program), "--tps", "1e6", "--notebook", "--json"]
+    )
+    assert shown.exit_code == 0, shown.output
+    runs = json.loads(shown.stdout)["runs"]
+    for run in runs.values():
+        assert run["outputs"] == [
+            {"type": "stdout", "data": {"text/plain": "a\n"}},
+            {"type": "result", "data": {"text/plain": "2"}},
+            {"type": "display", "data": {"text/html": "<b>", "text/plain": "H()"}},
+        ]
+    off = runner.invoke(main, ["replay", str(program), "--tps", "1e6"])
+    assert off.exit_code == 1 and "NameError" in off.output  # no display() without --notebook

@@ -6,8 +6,9 @@ this file stays parseable by Python 2.7 and 3.6 (no f-strings, keyword-only argu
 
 Files (they ship together, in one directory, copied or bound as they are): this one (the
 version check, the entry point, the main loop, the program's start and end), ``_worker_io.py``
-(channels, frames, control requests, output flushing, figures) and ``_worker_exec.py``
-(compiling and running a call, errors, exit statuses). The two siblings are read from this
+(channels, frames, control requests, output flushing, figures), ``_worker_display.py``
+(notebook output: MIME bundles) and ``_worker_exec.py`` (compiling and running a call, errors,
+exit statuses). The siblings are read from this
 file's directory and executed as private modules (``_eagerexec_worker_io``,
 ``_eagerexec_worker_exec``) that leave ``sys.modules`` once loaded: the program can neither
 import them by accident nor see them; ``sys.path[0]`` is the program's directory, as for
@@ -41,7 +42,8 @@ object. Host -> worker: ``E`` {"i": call id, "src": source, "line": first line, 
 figures after the call (optional, default true), "cuts": whole-program lines where the source's
 later parts start (optional), "idle": more code follows after a wait (optional; see below),
 "end": the program ends after this call (optional), "show": print an uncaught exception on the
-program's stderr as Python does (optional)}.
+program's stderr as Python does (optional), "nb": notebook output (optional; once set, on for the
+rest of the session, see ``_worker_display.py``)}.
 
 Every part of a call is compiled before any part runs: a call with a syntax error anywhere runs
 nothing, as Python runs nothing of a file that does not compile (in eager mode the statements of
@@ -52,7 +54,16 @@ entry). Worker -> host:
 ``H`` hello once at start {"pid", "python", "program" (the program's file, as frames name it),
 "preload_errors"}; ``R`` one result per request {"i", "s" start, "e" end (time.monotonic()),
 "err" (error dict or null), "x" (exit status or null), "f" (figure paths), "t" (always false,
-kept for old hosts), "q" (present and 1 when the worker exits after this reply)}.
+kept for old hosts), "q" (present and 1 when the worker exits after this reply)}; ``D`` a rich
+output of the running call in notebook mode, sent as it happens, after the program's stdout and
+stderr are flushed (so the host, draining its pipes first, keeps the order) {"i", "kind"
+("result": the value of a top-level expression statement, by the REPL rule; "display":
+``display(obj)``, a figure ``plt.show()`` showed or one left open when the call saves figures),
+"data" (the MIME bundle: {mime: str}, "text/plain" always, binary types base64,
+"application/json" any JSON value), "w" (present and 1: the worker waits for the host's ``A``
+frame, an empty JSON object, which the host sends on IN once it has read the program's output
+so far and shown the bundle: so it never reads output written after it)}. In notebook mode the
+figures the reply lists in "f" were each also sent as a ``D`` bundle.
 
 Error dict: {"type", "message" (what Python prints after the type: ``str(exc)``, a SyntaxError's
 ``msg``), "traceback" (as Python prints it: the program's frames only; a
@@ -137,7 +148,8 @@ import warnings  # noqa: E402
 
 _SELF = sys._getframe().f_code.co_filename  # how this file's frames name it
 _HERE = os.path.dirname(os.path.abspath(_SELF))
-_SIBLINGS = ("_worker_io", "_worker_exec")  # in load order (each may import the ones before)
+# in load order (each may import the ones before)
+_SIBLINGS = ("_worker_io", "_worker_display", "_worker_exec")
 
 
 def _load(name):
@@ -155,6 +167,7 @@ def _load(name):
 
 try:
     _io = _load("_worker_io")
+    _load("_worker_display")
     _ex = _load("_worker_exec")
 finally:
     for _name in _SIBLINGS:
@@ -315,6 +328,8 @@ class Worker(_io.Channels, _ex.Execution):
                     req = _PROBE
                 else:
                     body = self.recv()
+                    if body is not None and body[:1] == b"A":  # a late acknowledgement of a ``D``
+                        continue
                     if body is None or body[:1] == b"Q":
                         status = self.status if self.status is not None else 0
                         return self._end_program(status)

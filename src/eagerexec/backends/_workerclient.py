@@ -39,7 +39,16 @@ from .._exceptions import BackendError, BackendUnavailableError, SessionDiedErro
 from ._base import Backend
 from ._options import WorkerSettings
 from ._outcome import ExecError, ExecRequest, Outcome, OutputEvent
-from ._wire import FLUSH_MESSAGE, PROGRAM_FILE, encode_request, interrupt_message, outcome_of, split_frames
+from ._wire import (
+    ACK_FRAME,
+    FLUSH_MESSAGE,
+    PROGRAM_FILE,
+    display_event,
+    encode_request,
+    interrupt_message,
+    outcome_of,
+    split_frames,
+)
 from ._workerproc import ExitWatch, StreamOutput, WorkerProcess, remove_keeping_figures, spawn_with_pipes
 
 __all__ = ["CANCEL_GRACE", "FLUSH_EVERY", "WORKER_FILES", "WORKER_PATH", "WorkerBackend", "WorkerProcess", "spawn_with_pipes"]
@@ -47,7 +56,12 @@ __all__ = ["CANCEL_GRACE", "FLUSH_EVERY", "WORKER_FILES", "WORKER_PATH", "Worker
 WORKER_PATH = Path(__file__).with_name("_worker.py")
 """The worker's entry script; stdlib-only, runs under Python 3.7 to 3.13 (refuses older ones)."""
 
-WORKER_FILES = (WORKER_PATH, WORKER_PATH.with_name("_worker_io.py"), WORKER_PATH.with_name("_worker_exec.py"))
+WORKER_FILES = (
+    WORKER_PATH,
+    WORKER_PATH.with_name("_worker_io.py"),
+    WORKER_PATH.with_name("_worker_display.py"),
+    WORKER_PATH.with_name("_worker_exec.py"),
+)
 """Every file of the worker (the entry first): they ship together, in one directory, under these
 names (the entry loads the others from its own directory)."""
 
@@ -361,6 +375,14 @@ class WorkerBackend(Backend):
                 break
         if len(self._buf) >= 4:
             for kind, message in split_frames(self._buf):
+                if kind == b"D":  # a rich output: after what the call printed before it
+                    self._drain_output(proc)
+                    event = display_event(message, time.monotonic())
+                    if event is not None:
+                        self.emit(event)
+                    if message.get("w"):  # the worker waits until its output so far is read
+                        self._write(proc, ACK_FRAME)
+                    continue
                 pending = self._pending
                 if pending is not None and not pending.done():
                     if kind == b"H" or (kind == b"R" and message.get("i") == self._call_id):
@@ -490,8 +512,9 @@ class WorkerBackend(Backend):
             self._ended = True
             self._fresh_next = not request.end
         stdout, stderr = self._out.finish(), self._err.finish()  # the tails, then the figures
-        for path in reply.get("f") or ():
-            self.emit(OutputEvent(kind="figure", data=path, time=reply["e"]))
+        if not request.notebook:  # in notebook mode each figure was shown as a bundle
+            for path in reply.get("f") or ():
+                self.emit(OutputEvent(kind="figure", data=path, time=reply["e"]))
         return outcome_of(
             reply,
             program=self.program_path or "",

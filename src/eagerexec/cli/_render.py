@@ -54,6 +54,12 @@ __all__ = [
 ]
 
 _STREAMS = ("stdout", "stderr")
+_RICH = ("display", "result")  # notebook mode's MIME bundles; the views print their text/plain
+
+
+def _rich_types(bundle: Mapping[str, Any] | None) -> str:
+    """The MIME types of ``bundle`` beyond text/plain, for the line before its text (or "")."""
+    return ", ".join(sorted(k for k in bundle or {} if k != "text/plain"))
 
 
 def saving(serial: float, eager: float) -> float | None:
@@ -123,6 +129,8 @@ class Tracker:
         elif isinstance(event, OutputReceived):
             if event.stream == "figure":
                 self.figures.append(event.text)
+            elif event.stream in _RICH:
+                pass  # notebook mode's bundles: shown by the views, kept in ``Result.outputs``
             else:
                 self.output[event.stream].append(event.text)
                 self.dropped += event.skipped
@@ -235,6 +243,13 @@ class PlainView:
         elif isinstance(event, OutputReceived) and event.stream == "figure":
             self._flush()
             self._echo(f"{stamp} figure {event.text}")
+        elif isinstance(event, OutputReceived) and event.stream in _RICH:
+            self._flush()
+            rich = _rich_types(event.bundle)
+            if rich:
+                self._echo(f"{stamp} {event.stream} {rich}")
+            for line in event.text.split("\n"):
+                self._echo(f"    | {line}")
         elif isinstance(event, OutputReceived):
             if event.skipped:
                 self._flush()
@@ -340,6 +355,12 @@ class LiveView:
         elif isinstance(event, OutputReceived) and event.stream == "figure":
             self._flush()
             self._print(f"figure saved: {event.text}", "cyan")
+        elif isinstance(event, OutputReceived) and event.stream in _RICH:
+            self._flush()
+            rich = _rich_types(event.bundle)
+            if rich:
+                self._print(f"{event.stream}: {rich}", "cyan")
+            self._print(event.text)
         elif isinstance(event, OutputReceived):
             if event.skipped:
                 self._flush()
