@@ -55,6 +55,13 @@ def test_host_secrets_never_reach_the_program(name: str, secret: str) -> None:
     assert "PATH" in env and env["MPLBACKEND"] == "Agg"
 
 
+def test_jupyter_kernel_gets_no_host_secrets(secret: str) -> None:
+    pytest.importorskip("jupyter_client")
+    env = in_session("jupyter", environment, env={"GIVEN": "yes"})
+    assert SECRET not in env and "OPENAI_API_KEY" not in env and secret not in json.dumps(env)
+    assert env["GIVEN"] == "yes"
+
+
 @pytest.mark.parametrize("name", ["local", "sandbox"])
 def test_env_option_passes_what_is_given(name: str, secret: str) -> None:
     env = in_session(name, environment, env={"GIVEN": "yes", SECRET: secret})

@@ -58,6 +58,7 @@ from ._jupyter_msgs import (
 )
 from ._options import JupyterOptions, check_number
 from ._outcome import ExecError, ExecRequest, Outcome, OutputEvent
+from .local import local_environment
 
 __all__ = ["JupyterBackend"]
 
@@ -84,8 +85,10 @@ class JupyterBackend(Backend):
             kernelspec list``; default ``python3``), interrupt_grace (seconds an interrupted call
             may take to stop before the kernel is restarted; default 2), startup_timeout
             (seconds the kernel may take to start; default 60), and the common on_output,
-            timeout, workdir (where figures are saved; default a new temporary directory,
-            removed at close when nothing was written to it), max_output.
+            timeout, workdir (the kernel's working directory; default a new temporary
+            directory, removed at close), max_output, env (the kernel gets only these and
+            ``LOCAL_ENV_NAMES`` of this process's environment). Figures are saved in a private
+            temporary directory, kept after close.
 
     Raises:
         UnknownOptionError, UsageError: an unknown option, a bad value.
@@ -108,6 +111,7 @@ class JupyterBackend(Backend):
         self._runtime_dir: str | None = None
         self._workdir: Path | None = None
         self._own_workdir = False
+        self._figdir: Path | None = None
         self._offset = monotonic_offset()
         self._dead = False
         self._lost_unreported = False
@@ -208,9 +212,8 @@ class JupyterBackend(Backend):
         km.connection_file = os.path.join(self._runtime_dir, "kernel.json")
         km.shutdown_wait_time = 2.0
         self._km = km
-        env = dict(os.environ)
+        env = local_environment(os.environ, self.env)  # no host secrets: see LOCAL_ENV_NAMES
         env["MPLBACKEND"] = _INLINE_MPL
-        env.pop("JPY_PARENT_PID", None)
         try:
             await km.start_kernel(cwd=str(self._workdir), env=env, extra_arguments=extra)
             await self._connect()
@@ -265,8 +268,10 @@ class JupyterBackend(Backend):
             shutil.rmtree(self._runtime_dir, ignore_errors=True)
             self._runtime_dir = None
         if self._own_workdir and self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)  # our own scratch directory
+        if self._figdir is not None:
             with contextlib.suppress(OSError):
-                self._workdir.rmdir()  # only when empty: figures outlive the session
+                self._figdir.rmdir()  # only when empty: figures outlive the session
 
     # -- one call ---------------------------------------------------------------------------
     def _shift(self, source: str, first_line: int) -> str:
@@ -409,12 +414,13 @@ class JupyterBackend(Backend):
         return col.text(kind)
 
     def _save_png(self, b64: str, index: int) -> str | None:
-        assert self._workdir is not None
         try:
             raw = base64.b64decode(b64)
         except (binascii.Error, ValueError):
             return None
-        path = self._workdir / f"eager-figure-{self._calls:04d}-{index}.png"
+        if self._figdir is None:  # the session's own directory, never the program's workdir
+            self._figdir = Path(tempfile.mkdtemp(prefix="eager-jupyter-figures-"))
+        path = self._figdir / f"figure-{self._calls:04d}-{index}.png"
         path.write_bytes(raw)
         return str(path)
 
