@@ -95,6 +95,7 @@ class Collected:
         self.error: dict[str, Any] | None = None
         self.exec_count: int | None = None
         self.idle = False
+        self.notebook = False  # the call asked for notebook output (rich bundles, not stdout)
 
     def add(self, kind: str, text: str) -> str:
         """Take ``text`` of stream ``kind``; return the part to pass on live (the head)."""

@@ -5,9 +5,14 @@ Strategy: an ``AsyncKernelManager`` starts the kernel on private IPC sockets and
 IOPub ``status: idle`` for that request arrives (with the shell reply as a fallback). IOPub messages
 are mapped onto the same ``Outcome`` the other backends return:
 
-- ``stream`` -> stdout/stderr (also live ``OutputEvent``s); ``execute_result``/``display_data``
-  ``text/plain`` -> stdout as a REPL shows it; ``image/png`` -> a PNG file in the working
-  directory (``Outcome.figures`` and a ``figure`` event). Python kernels get matplotlib's inline
+- ``stream`` -> stdout/stderr (also live ``OutputEvent``s). Notebook mode
+  (``ExecRequest.notebook``: IPython's ``ast_node_interactivity = 'all'``, the REPL rule):
+  ``execute_result``/``display_data`` -> ``result``/``display`` events with their MIME bundle (a
+  PNG is also saved as a file in ``Outcome.figures``). Otherwise (expression values are not
+  echoed, as under ``python file.py``) ``display_data``'s
+  ``text/plain`` -> stdout as a REPL shows it; ``image/png`` -> a PNG file in the session's
+  private figures directory, never the working directory (``Outcome.figures`` and a ``figure``
+  event). Python kernels get matplotlib's inline
   backend, so open figures come back as PNGs at the end of each call.
 - ``error`` -> ``ExecError``. Whole-program line numbers: the cell is prefixed with ``#`` and
   ``first_line - 2`` empty lines, so line 1 of the source is line ``first_line`` of the cell
@@ -96,6 +101,7 @@ class JupyterBackend(Backend):
 
     name = "jupyter"
     options_type = JupyterOptions
+    _echo_all = False  # the kernel shows every top-level expression's value (notebook mode)
     figures_every_call = True
 
     def __init__(self, **options: Unpack[JupyterOptions]) -> None:
@@ -235,6 +241,7 @@ class JupyterBackend(Backend):
         self._dead = False
         if self.language == "python":
             await self._silent(_PYTHON_SETUP)
+            self._echo_all = False
 
     async def _silent(self, code: str) -> None:
         """Run setup code without output or history; waits for its reply."""
@@ -300,7 +307,12 @@ class JupyterBackend(Backend):
         self._calls += 1
         for i, text in enumerate(source.splitlines()):
             self._program_lines[first_line + i] = text
+        if self.language == "python" and request.notebook != self._echo_all:
+            # notebook mode: every top-level expression statement's value (the REPL rule)
+            await self._silent(f"get_ipython().ast_node_interactivity = {'all' if request.notebook else 'none'!r}\n")
+            self._echo_all = request.notebook
         col = Collected(self.max_output)
+        col.notebook = request.notebook
         sent_at = time.monotonic()
         msg_id: str = self._kc.execute(
             self._shift(source, first_line),
@@ -391,6 +403,16 @@ class JupyterBackend(Backend):
             kept = col.add(name, str(content.get("text", "")))
             if kept:
                 self.emit(OutputEvent(kind=name, data=kept, time=when))
+        elif kind in ("execute_result", "display_data") and col.notebook:
+            data = dict(content.get("data", {}))
+            data.setdefault("text/plain", "")
+            png = data.get("image/png")
+            if isinstance(png, str):  # a figure: also a file, as the worker backends keep it
+                path = self._save_png(png, len(col.figures) + 1)
+                if path is not None:
+                    col.figures.append(path)
+            rich: Literal["result", "display"] = "result" if kind == "execute_result" else "display"
+            self.emit(OutputEvent(kind=rich, data=str(data["text/plain"]), time=when, bundle=data))
         elif kind in ("execute_result", "display_data"):
             data = content.get("data", {})
             png = data.get("image/png")
