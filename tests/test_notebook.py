@@ -283,3 +283,48 @@ def test_eager_replay_notebook_prints_values_and_lists_bundles(tmp_path: Any) ->
         ]
     off = runner.invoke(main, ["replay", str(program), "--tps", "1e6"])
     assert off.exit_code == 1 and "NameError" in off.output  # no display() without --notebook
+
+
+def test_vendor_json_types_stay_json_and_unencodable_ones_are_dropped() -> None:
+    program = (
+        "class V:\n"
+        "    def _repr_mimebundle_(self, include=None, exclude=None):\n"
+        "        return {'application/vnd.x+json': {'a': 1}, 'text/plain': 'V'}\n"
+        "class Bad:\n"
+        "    def _repr_json_(self):\n"
+        "        return {'a': object()}\n"
+        "    def __repr__(self):\n"
+        "        return 'Bad'\n"
+        "V()\n"
+        "Bad()\n"
+    )
+    result = _run(program, notebook=True)
+    assert result.ok
+    assert _records(result)[0] == ("result", {"application/vnd.x+json": {"a": 1}, "text/plain": "V"})
+    # the warning is written while the object renders: before its bundle
+    assert [kind for kind, _ in _records(result)] == ["result", "stderr", "result"]
+    assert _records(result)[2] == ("result", {"text/plain": "Bad"})
+    assert "_repr_json_ of Bad failed: TypeError" in result.stderr
+
+
+def test_an_interrupted_display_loop_leaves_the_session_usable() -> None:
+    # the timeout interrupts the program while it may be waiting for the host's acknowledgement
+    # of a bundle: a late acknowledgement must not be read as a request
+    async def main() -> tuple[ExecRequest, list[Any]]:
+        events: list[OutputEvent] = []
+        async with open_backend("local", on_output=events.append) as b:
+            loop = await b.execute(ExecRequest(code="while True:\n    display(1)\n", timeout=0.5, notebook=True))
+            assert loop.timed_out and loop.survived
+            events.clear()
+            after = await b.execute(ExecRequest(code="print('x')\n'y'\n", first_line=3, notebook=True))
+            assert after.ok and after.stdout == "x\n" and not after.fresh_session
+        return loop, [(e.kind, e.data) for e in events]
+
+    _, events = arun(main())
+    assert events == [("stdout", "x\n"), ("result", "'y'")]
+
+
+def test_a_background_thread_can_display() -> None:
+    program = "import threading\nt = threading.Thread(target=display, args=(41,))\nt.start()\nt.join()\n42\n"
+    result = _run(program, notebook=True)
+    assert _records(result) == [("display", {"text/plain": "41"}), ("result", {"text/plain": "42"})]

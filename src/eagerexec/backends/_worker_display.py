@@ -118,7 +118,7 @@ def _value(mime, value):
         if mime.startswith(_TEXT):
             return bytes(value).decode("utf-8", "replace")
         return base64.b64encode(bytes(value)).decode("ascii")
-    if mime == "application/json":
+    if mime == "application/json" or mime.endswith("+json"):
         _encode(value)  # raises when JSON cannot carry it
         return value
     return value if isinstance(value, str) else str(value)
@@ -147,7 +147,7 @@ def bundle_of(obj):
                 if isinstance(got, tuple):
                     got = got[0]
                 for mime, value in (got or {}).items():
-                    value = _value(mime, value)
+                    value = _value(mime, value) if isinstance(mime, str) else None
                     if value is not None:
                         data[mime] = value
             except Exception as exc:
@@ -199,8 +199,11 @@ def send(kind, bundle):
     wait = threading.current_thread() is threading.main_thread()
     if wait:
         message["w"] = 1
-    with worker.send_lock:
-        worker.send(b"D", message)
+    try:
+        with worker.send_lock:
+            worker.send(b"D", message)
+    except (OSError, ValueError, TypeError):  # the host is gone, or a bundle JSON cannot carry
+        return
     if wait:
         _await_ack(worker)
 
@@ -223,7 +226,17 @@ def display(*objs, **kwargs):
     raw = kwargs.get("raw", False)
     for obj in objs:
         if raw and isinstance(obj, dict):
-            send("display", dict((k, _value(k, v)) for k, v in obj.items() if v is not None))
+            bundle = {}
+            for mime, value in obj.items():
+                try:
+                    value = _value(mime, value) if isinstance(mime, str) else None
+                except Exception as exc:
+                    _warn(obj, "display(raw=True) of %s" % mime, exc)
+                    value = None
+                if value is not None:
+                    bundle[mime] = value
+            bundle.setdefault("text/plain", "")
+            send("display", bundle)
         else:
             send("display", bundle_of(obj))
 
