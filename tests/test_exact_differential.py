@@ -59,12 +59,12 @@ _XFAIL_ROWS: list[tuple[tuple[str, ...], tuple[str, ...], str, str, str]] = [
     (("sys_flags",), _WORKER, "*", "*", "the worker runs with -B (sys.flags.dont_write_bytecode) and an absolute sys.argv[0]"),
     (("fork_child",), _WORKER, "eager", "slow", "a forked child's output is lost when the call that forked ends"),
     (("open_fds",), _WORKER, "*", "*", "the worker's own descriptors are open in the program (python: 0, 1, 2)"),
-    (("os_close_stdout",), ("local", "docker"), "*", "*", "print() after os.close(1) raises at its statement; python fails at exit: 'Exception ignored', status 120"),
-    (("os_exit_4",), ("local", "docker"), "*", "*", "output still buffered at os._exit() is kept; python loses it"),
-    (("os_exit_4",), ("sandbox",), "eager", "slow", "stdout flushed at the end of each call: output python loses at os._exit() is kept"),
-    (("stdio_props",), ("local", "docker"), "*", "*", "sys.stdout.buffer is a raw FileIO (unbuffered); python's piped stdout is a BufferedWriter"),
-    (("subprocess_buffered",), ("local", "docker"), "*", "*", "a child's output comes after the parent's unflushed print; python block-buffers a pipe"),
-    (("subprocess_buffered",), ("sandbox",), "eager", "slow", "stdout flushed at the end of each call: a child's output comes after the parent's unflushed print"),
+    (("os_close_stdout",), ("docker",), "*", "*", "print() after os.close(1) raises at its statement; python fails at exit: 'Exception ignored', status 120"),
+    (("os_exit_4",), ("docker",), "*", "*", "output still buffered at os._exit() is kept; python loses it"),
+    (("os_exit_4",), ("local", "sandbox"), "eager", "slow", "stdout flushed at the end of each call: output python loses at os._exit() is kept"),
+    (("stdio_props",), ("docker",), "*", "*", "sys.stdout.buffer is a raw FileIO (unbuffered); python's piped stdout is a BufferedWriter"),
+    (("subprocess_buffered",), ("docker",), "*", "*", "a child's output comes after the parent's unflushed print; python block-buffers a pipe"),
+    (("subprocess_buffered",), ("local", "sandbox"), "eager", "slow", "stdout flushed at the end of each call: a child's output comes after the parent's unflushed print"),
     (("exit_256", "exit_false", "exit_minus1"), ("jupyter",), "*", "*", "sys.exit(n) status not as python's (256 -> 0, False -> 0, -1 -> 255)"),
     (("exit_bye",), ("jupyter",), "*", "*", "sys.exit('message') does not print the message on stderr"),
     (("subprocess_child",), ("jupyter",), "*", "*", "a child process's output (written to the kernel's descriptors 1 and 2) is not captured"),
@@ -84,6 +84,10 @@ LOOP = "jupyter: the kernel runs an event loop: asyncio.run() refuses to start"
 EXCEPTHOOK = "jupyter: IPython shows errors itself: sys.excepthook is not called"
 STDIN = "jupyter: no stdin: input() raises StdinNotImplementedError"
 PROCESS = "jupyter: the kernel's process: its stdio objects, threads, descriptors, exit() and os._exit()"
+PRIVATE = (
+    "worker backends: the program's file lives in the session's private directory, never in the workdir: "
+    "os.listdir('.') has no program.py; dirname(__file__) is neither the cwd nor sys.path[0]"
+)
 FORK = "jupyter: os.fork() in a kernel is unsupported (the child has the kernel's sockets, no IOPub thread: it may hang)"
 
 # (program, backend) -> why the program is not run there at all (it cannot finish reliably).
@@ -129,6 +133,13 @@ BY_DESIGN: dict[tuple[str, str], tuple[frozenset[str], str]] = {
         ("exit_builtin", "jupyter"): (["status"], PROCESS),
     }.items()
 }
+BY_DESIGN.update(
+    {
+        (program, backend): (frozenset(["stdout"]), PRIVATE)
+        for program in ("cwd_files", "dunders")
+        for backend in ("local", "sandbox", "docker")
+    }
+)
 
 
 def _xfail_reason(program: str, backend: str, mode: str, rate: str) -> str | None:
