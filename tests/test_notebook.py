@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import random
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -113,16 +115,34 @@ def test_notebook_mode_off_shows_nothing_extra_and_has_no_display() -> None:
     assert missing.error is not None and missing.error.type == "NameError"
 
 
-def test_tracebacks_and_lines_are_those_of_the_plain_statement() -> None:
+@pytest.mark.parametrize("how", ["whole", "chars"])
+def test_tracebacks_and_lines_are_those_of_the_plain_statement(how: str) -> None:
+    def tail(text: str) -> str:  # without the session's directory, which differs
+        return re.sub(r'"[^"]*program\.py"', '"program.py"', text)
+
     program = "print('a')\n1 + 1\n1 / 0\n"
-    on, off = _run(program, notebook=True), _run(program)
+    on, off = _run(program, how, notebook=True), _run(program, how)
     assert on.error is not None and off.error is not None
     assert (on.error.type, on.error.line, on.error.line_text) == ("ZeroDivisionError", 3, "1 / 0")
-    def tail(text: str) -> str:  # past the session's directory, which differs
-        return text.split("program.py", 1)[1]
-
     assert tail(on.error.traceback) == tail(off.error.traceback)
     assert [kind for kind, _ in _records(on)] == ["stdout", "result"]
+    # a multi-line expression statement failing in a function it calls
+    program = "def f():\n    return 1 / 0\n[f(),\n 2]\n"
+    on, off = _run(program, how, notebook=True), _run(program, how)
+    assert on.error is not None and off.error is not None
+    assert (on.error.line, on.error.statement_line) == (2, 3)
+    assert tail(on.error.traceback) == tail(off.error.traceback)
+    assert "line 3, in <module>" in on.error.traceback
+
+
+@pytest.mark.parametrize("version", ["3.7", "3.13"])
+def test_the_worker_shows_values_on_every_python(version: str) -> None:
+    found = sorted(Path("/root/.pyenv/versions").glob(f"{version}.*/bin/python"))
+    if not found:
+        pytest.skip(f"no Python {version} here")
+    result = _run(PROGRAM, "random", notebook=True, python=str(found[-1]))
+    assert result.ok, result.error
+    _matches(_records(result), EXPECTED)
 
 
 def test_a_failing_repr_method_is_skipped_with_one_line_and_the_run_goes_on() -> None:
