@@ -114,8 +114,10 @@ def test_session_state_output_errors_timeouts(tmp_path: Path) -> None:
         assert failed.error.type == "ZeroDivisionError"
         assert failed.error.line == 9 and failed.error.line_text == "z = x / 0"
         assert "line 9" in failed.error.traceback
-        # The program file is written in the bind-mounted working directory, same path as here.
-        assert (tmp_path / "program.py").read_text().splitlines()[8] == "z = x / 0"
+        # The program file is written in the session's private directory (bind-mounted at the
+        # same path as here), never in the working directory.
+        assert b.private is not None and not (tmp_path / "program.py").exists()
+        assert (b.private / "program.py").read_text().splitlines()[8] == "z = x / 0"
         slow = await b.run("import time\ntime.sleep(60)\n", first_line=10, timeout=0.5)
         assert slow.timed_out and slow.survived
         assert slow.error is not None and slow.error.type == "KeyboardInterrupt"

@@ -9,6 +9,7 @@ A caller's workdir is never written, changed or re-owned by the session: a ``pro
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -196,3 +197,19 @@ def test_cli_workdir_option_and_a_missing_one(workdir: Path, tmp_path: Path) -> 
     assert (workdir / "result.txt").read_text() == "there"
     missing = CliRunner().invoke(main, ["replay", str(prog), "--workdir", str(tmp_path / "nope")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_cli_figures_are_kept_and_named_in_json(workdir: Path, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    prog = tmp_path / "plot.py"
+    prog.write_text("import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\n")
+    res = CliRunner().invoke(
+        main,
+        ["replay", str(prog), "--tps", "5000", "--mode", "eager", "--json", "--workdir", str(workdir)],
+        catch_exceptions=False,
+    )
+    assert res.exit_code == 0, res.output
+    figures = json.loads(res.stdout)["runs"]["eager"]["figures"]
+    assert len(figures) == 1
+    path = Path(figures[0])
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and workdir not in path.parents
