@@ -7,10 +7,12 @@ Usage::
 Two sessions of the same backend, one plain and one in notebook mode; for each chunk below the
 calls alternate between them (plain, notebook, plain, ...), so both see the same machine noise.
 The time is the host-side round trip of ``backend.execute`` (median and p90 of N calls after 50
-warm-up calls per session). Chunks: ``pass``; an assignment; a 12-line function definition (the
-REPL rule's AST edit on a bigger chunk); a bare ``None`` (the hook runs, nothing is shown); a
-bare ``x`` (its value is shown: a ``D`` frame and its acknowledgement; plain mode shows
-nothing, so that row is the price of showing a value, not an overhead).
+warm-up calls per session). Chunks: ``pass``; an assignment; a 12-line function definition
+(none of its lines can begin an expression statement: compiled from its text as in plain
+mode); the same followed by a call statement whose value is None (the REPL rule's AST edit on
+a 13-line chunk, the hook runs, nothing is shown); a bare ``None``; a bare ``x`` (its value is
+shown: a ``D`` frame and its acknowledgement; plain mode shows nothing, so that row is the
+price of showing a value, not an overhead).
 """
 
 from __future__ import annotations
@@ -42,7 +44,14 @@ FUNCTION = "".join(
         "    return result\n",
     ]
 )
-CHUNKS = {"pass": "pass\n", "assign": "x = 1\n", "def (12 lines)": FUNCTION, "None": "None\n", "x (shown)": "x\n"}
+CHUNKS = {
+    "pass": "pass\n",
+    "assign": "x = 1\n",
+    "def (12 lines)": FUNCTION,
+    "def+call (13 l.)": FUNCTION + "print(end='')\n",
+    "None": "None\n",
+    "x (shown)": "x\n",
+}
 
 
 def _quantile(values: list[float], q: float) -> float:

@@ -348,3 +348,31 @@ def test_a_background_thread_can_display() -> None:
     program = "import threading\nt = threading.Thread(target=display, args=(41,))\nt.start()\nt.join()\n42\n"
     result = _run(program, notebook=True)
     assert _records(result) == [("display", {"text/plain": "41"}), ("result", {"text/plain": "42"})]
+
+
+def test_expression_statements_after_a_semicolon_or_in_odd_places_are_shown() -> None:
+    # parts whose every line cannot begin an expression statement compile from their text; these
+    # must not pass for such parts
+    program = (
+        "x = 1; x\n"
+        "import os; os.sep\n"
+        "class A: pass; 5\n"  # in the class body: not top level, not shown
+        "def f(a=1,\n"
+        "b=2):\n"
+        "    return a + b\n"
+        "d = {}\n"
+        "d['k'] = 3; d['k']\n"
+        "s = \"\"\"\n"
+        "y = 1\"\"\"\n"
+        "f(\n"
+        "a=3)\n"
+    )
+    for how in ("whole", "chars"):
+        result = _run(program, how, notebook=True)
+        assert result.ok, result.error
+        assert _records(result) == [
+            ("result", {"text/plain": "1"}),
+            ("result", {"text/plain": repr(__import__("os").sep)}),
+            ("result", {"text/plain": "3"}),
+            ("result", {"text/plain": "5"}),
+        ]

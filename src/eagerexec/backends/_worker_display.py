@@ -26,6 +26,7 @@ import base64
 import builtins
 import io
 import os
+import re
 import sys
 import threading
 
@@ -74,10 +75,35 @@ def rewrite(tree, start):
     return changed
 
 
+# A line that cannot begin a top-level expression statement: blank, indented (a body or a
+# continuation), a comment, a decorator, a compound statement's header (its one-line body is
+# not top level), or a simple statement that is not an expression, with no ";" after which an
+# expression statement could follow. Every top-level statement begins at column 0 (or after a
+# ";"), so a part whose lines all match has none: it compiles from its text, as in plain mode.
+_QUIET = re.compile(
+    r"(?:[ \t\f]|#|@|\r|\n|$"
+    r"|(?:async[ \t]+)?(?:def|for|with)\b|(?:class|if|elif|else|while|try|except|finally)\b"
+    r"|(?:import|from|del|pass|global|nonlocal|assert|raise)\b[^;]*$"
+    r"|[A-Za-z_][\w.]*[ \t]*(?:\[[^\]]*\][ \t]*)?(?:[-+*/%&|^@]|//|\*\*|>>|<<)?=(?!=)[^;]*$)"
+)
+
+
+def _quiet(text, start):
+    """No line of ``text`` from line ``start`` on can begin an expression statement."""
+    lines = text.split("\n")
+    for line in lines[start - 1 :]:
+        if not _QUIET.match(line):
+            return False
+    return True
+
+
 def compile_showing(text, filename, flags, start):
     """``text`` compiled with the REPL rule (see ``rewrite``), or None when compiling the tree
-    fails (the caller then compiles the text itself, for Python's own error and its text).
-    A syntax error of the parser is raised as compile() raises it."""
+    fails or when the text has no expression statement for sure (``_QUIET``): the caller then
+    compiles the text itself (Python's own error and its text). A syntax error of the parser is
+    raised as compile() raises it."""
+    if _quiet(text, start):
+        return None
     tree = compile(text, filename, "exec", flags | ast.PyCF_ONLY_AST, True)
     rewrite(tree, start)
     try:

@@ -239,10 +239,11 @@ class Execution:
         """compile(), with the REPL rule in notebook mode for the statements from line ``start``
         on (``_worker_display.rewrite``: never the padding's ``0``)."""
         if self.notebook:
+            mark = len(_warned)
             code = _nb.compile_showing(text, self.program, flags, start)
             if code is not None:
                 return code
-            del _warned[:]  # compiled again: each warning is caught again
+            del _warned[mark:]  # when it was parsed: compiled again, each warning caught again
         return compile(text, self.program, "exec", flags, True)
 
     def _note_preamble(self, code, source):
