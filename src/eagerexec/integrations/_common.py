@@ -18,7 +18,7 @@ statements after it said not to have run.
 
 The API (small on purpose; the LangGraph and smolagents adapters use it too):
 
-* ``CodeToolSession(backend="local", *, on_error=None, max_output=..., timeout=..., **options)``:
+* ``CodeToolSession(backend="sandbox", *, on_error=None, max_output=..., timeout=..., **options)``:
   an async context manager; ``begin(call_id, raw=False) -> ToolCall``; ``get(call_id)``;
   ``await result(call_id, code=None) -> Result``; ``await output(call_id, code=None) -> str``
   (the text for the model; ``NOT_RUN`` for a call skipped because an earlier one failed);
@@ -180,7 +180,7 @@ class CodeToolSession:
     """One eagerexec session per agent run, fed by streamed code tool calls.
 
     Args:
-        backend: backend name (``local``, ``sandbox``, ``docker``, ``jupyter``) or instance.
+        backend: backend name (default ``sandbox``; ``local``, ``docker``, ``jupyter``) or instance.
         on_error: called as ``on_error(call_id, error)`` the moment a statement of a call fails
             (from the event loop; must not block): cancel the model's stream there.
         max_output: characters of stdout (and of stderr) kept per call, head and tail.
@@ -190,7 +190,7 @@ class CodeToolSession:
 
     def __init__(
         self,
-        backend: str | Backend = "local",
+        backend: str | Backend = "sandbox",
         *,
         on_error: ErrorHook | None = None,
         max_output: int = DEFAULT_TOOL_OUTPUT,

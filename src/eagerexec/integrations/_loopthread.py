@@ -107,7 +107,7 @@ class ThreadedCodeTool:
         UnknownOptionError: an option the session does not take.
     """
 
-    def __init__(self, backend: str | Backend = "local", **options: Any) -> None:
+    def __init__(self, backend: str | Backend = "sandbox", **options: Any) -> None:
         self._thread = LoopThread()
 
         async def open_session() -> CodeToolSession:

@@ -71,7 +71,7 @@ class EagerPython:
     persists across tool calls, turns and agent invocations.
 
     Args:
-        backend: ``local``, ``sandbox`` (bubblewrap, no network), ``docker``, ``jupyter`` or a
+        backend: ``sandbox`` (the default: bubblewrap, no network), ``local``, ``docker``, ``jupyter`` or a
             ``Backend`` instance.
         name: the tool's name (``run_python``).
         description: the tool's description for the model.
@@ -83,7 +83,7 @@ class EagerPython:
 
     def __init__(
         self,
-        backend: str | Backend = "local",
+        backend: str | Backend = "sandbox",
         *,
         name: str = TOOL_NAME,
         description: str = TOOL_DESCRIPTION,

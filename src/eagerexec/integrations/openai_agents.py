@@ -49,7 +49,7 @@ class EagerPython:
     result = await eager.run(agent, "prompt")`` (or ``async for event in eager.stream(...)``).
 
     Args:
-        backend: eagerexec backend (``local``, ``sandbox``, ``docker``, ``jupyter``).
+        backend: eagerexec backend (default ``sandbox``; ``local``, ``docker``, ``jupyter``).
         tool_name: the code tool's name (``run_python``).
         description: the tool's description for the model.
         stop_on_error: end the model's response at the first failing statement.
@@ -61,7 +61,7 @@ class EagerPython:
 
     def __init__(
         self,
-        backend: str = "local",
+        backend: str = "sandbox",
         *,
         tool_name: str = TOOL_NAME,
         description: str = TOOL_DESCRIPTION,

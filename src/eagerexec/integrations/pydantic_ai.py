@@ -58,7 +58,7 @@ class EagerPython(AbstractCapability[Any]):
     """Eager Python execution as a pydantic-ai capability: ``Agent(model, capabilities=[EagerPython()])``.
 
     Args:
-        backend: eagerexec backend (``local``, ``sandbox``, ``docker``, ``jupyter``).
+        backend: eagerexec backend (default ``sandbox``; ``local``, ``docker``, ``jupyter``).
         tool_name: the code tool's name (``run_python``).
         description: the tool's description for the model.
         stop_on_error: end the model's response at the first failing statement.
@@ -67,7 +67,7 @@ class EagerPython(AbstractCapability[Any]):
 
     def __init__(
         self,
-        backend: str = "local",
+        backend: str = "sandbox",
         *,
         tool_name: str = TOOL_NAME,
         description: str = TOOL_DESCRIPTION,

@@ -226,7 +226,7 @@ class EagerExecutor(PythonExecutor):  # type: ignore[misc]  # smolagents is unty
     """A smolagents ``PythonExecutor`` on an eagerexec session (pass it as ``executor=``).
 
     Args:
-        backend: ``local``, ``sandbox`` (bubblewrap, no network), ``docker``, ``jupyter`` or a
+        backend: ``sandbox`` (the default: bubblewrap, no network), ``local``, ``docker``, ``jupyter`` or a
             ``Backend`` instance.
         code_block_tags: the agent's ``code_block_tags`` (None: ``<code>`` tags; ``"markdown"``;
             or a pair of literal tags). Markdown fences are understood in every case.
@@ -238,7 +238,7 @@ class EagerExecutor(PythonExecutor):  # type: ignore[misc]  # smolagents is unty
 
     def __init__(
         self,
-        backend: str | Backend = "local",
+        backend: str | Backend = "sandbox",
         *,
         code_block_tags: str | tuple[str, str] | None = None,
         **options: Any,
