@@ -158,6 +158,24 @@ def test_sandbox_unavailable_names_the_alternatives(monkeypatch: pytest.MonkeyPa
     assert "--backend docker" in message and "--backend local" in message
 
 
+def test_sandbox_without_user_namespaces_says_so_in_one_line(tmp_path: Path) -> None:
+    fake = tmp_path / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+    fake.chmod(0o755)
+
+    async def main_() -> None:
+        b = open_backend("sandbox")
+        b._bwrap = str(fake)  # type: ignore[attr-defined]
+        async with b:
+            pass
+
+    with pytest.raises(BackendUnavailableError) as info:
+        asyncio.run(asyncio.wait_for(main_(), 60))
+    message = str(info.value)
+    assert "\n" not in message and "No permissions to create new namespace" in message
+    assert "--backend docker" in message and "--backend local" in message
+
+
 # -- eager run: the sandbox by default, a warning for local ------------------------------------
 
 
