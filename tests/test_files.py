@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -213,3 +214,22 @@ def test_cli_figures_are_kept_and_named_in_json(workdir: Path, tmp_path: Path) -
     assert len(figures) == 1
     path = Path(figures[0])
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and workdir not in path.parents
+
+
+@pytest.mark.skipif(sys.prefix == sys.base_prefix, reason="needs a virtualenv interpreter")
+def test_sandbox_keeps_a_venv_inside_the_workdir_read_only() -> None:
+    project = Path(sys.prefix).parent  # the workdir holds the interpreter (a project's .venv)
+
+    async def body(b: WorkerBackend) -> str:
+        out = await b.run(
+            "import errno, os, sys\n"
+            "try:\n"
+            "    open(os.path.join(sys.prefix, 'eager-probe.txt'), 'w')\n"
+            "except OSError as e:\n"
+            "    print(errno.errorcode[e.errno])\n"
+        )
+        assert out.ok, out.error
+        return out.stdout.strip()
+
+    assert in_session("sandbox", body, workdir=project) == "EROFS"
+    assert not (Path(sys.prefix) / "eager-probe.txt").exists()

@@ -314,7 +314,8 @@ class DockerBackend(WorkerBackend):
             if not _in_container(pid, container.id):
                 raise BackendUnavailableError(
                     "docker: the engine's processes are not visible here; the docker backend needs an "
-                    "engine on this machine (same kernel and PID namespace)"
+                    "engine on this machine (same kernel and PID namespace; the workdir and the "
+                    "session's files are mounted at the same paths)"
                 )
             process = _ContainerProcess(container, pid)
             # Read ends never block; write ends open once the worker holds the reading end.

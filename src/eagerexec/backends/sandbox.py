@@ -247,6 +247,13 @@ class SandboxBackend(WorkerBackend):
             parents(path)
             args += ["--bind", path, path]  # the worker chdirs to the workdir after dropping privileges
             made.add(path)
+        # An interpreter inside the workdir (a project's .venv) stays read-only; the rest of the
+        # workdir (a project's own sources included) is writable.
+        inside = str(self.workdir).rstrip("/") + "/"
+        dirs = _python_dirs(self.python)
+        for path in _outermost([*dirs[:5], dirs[-1]]):
+            if path.startswith(inside):
+                args += ["--ro-bind", path, path]
         if self.limits.network:
             for path in (
                 "/etc/resolv.conf",
