@@ -115,7 +115,9 @@ def run_python(code: str, workdir: Path, *, docker_image: str | None = None) -> 
     else:
         os.chmod(workdir, 0o777)
         argv = ["docker", "run", "--rm", "--network", "none", "-v", f"{workdir}:/w", "-w", "/w", docker_image, "python3", PROGRAM]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    # no PYTHON* settings of the host, and no coverage: under coverage a plain `python` finalizes
+    # differently at exit (it is the reference, so it must run as a user runs it)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "COVERAGE"))}
     proc = subprocess.run(argv, cwd=workdir, stdin=subprocess.DEVNULL, capture_output=True, env=env, timeout=120)
     stdout = normalise(proc.stdout.decode("utf-8", "replace"))
     stderr = normalise(proc.stderr.decode("utf-8", "replace"))

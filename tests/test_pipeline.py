@@ -41,6 +41,9 @@ def arun(coro):  # type: ignore[no-untyped-def]
 
 async def one(source: object, **kw: object) -> ee.Result:
     async with Session("local", **kw) as s:  # type: ignore[arg-type]
+        # started before the stream: what a test sees does not depend on how long the
+        # interpreter took to start on a loaded machine
+        await s.backend.start()
         return await s.run(source)  # type: ignore[arg-type]
 
 

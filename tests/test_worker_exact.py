@@ -96,7 +96,9 @@ def run_python(python: str, source: str) -> Run:
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    # no PYTHON* settings of the host, and no coverage: under coverage a plain `python` finalizes
+    # differently at exit (it is the reference, so it must run as a user runs it)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "COVERAGE"))}
     env["MPLBACKEND"] = "Agg"
     return env
 
