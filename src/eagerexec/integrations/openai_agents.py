@@ -140,7 +140,10 @@ class EagerPython:
                 return
             self.session.end_all()
             self.cuts += 1
-            output = format_result(await self.session.result(failed.call_id))
+            # the call's own result: the SDK may already have invoked the tool for it (and taken
+            # delivery) before the cancellation reached the stream
+            failed.end()
+            output = format_result(await failed.wait())
             if self.custom:
                 cut: list[dict[str, Any]] = [
                     {"type": "custom_tool_call", "call_id": failed.call_id, "name": self.tool_name, "input": failed.code_so_far},
