@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import abc
 import importlib
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Self, Unpack, overload
@@ -163,6 +164,17 @@ class Backend(abc.ABC):
                 pass
 
     # -- guards for implementations ---------------------------------------------------------
+    async def _serve(self, request: ExecRequest, call: Callable[[ExecRequest], Awaitable[Outcome]]) -> Outcome:
+        """Run ``call(request)`` under the session's guards: one call at a time (``_claim``),
+        the session started first."""
+        self._claim()
+        try:
+            if not self._started:
+                await self.start()
+            return await call(request)
+        finally:
+            self._release()
+
     def _claim(self) -> None:
         """Mark a call as running; raise when another one is, or the session is closed."""
         if self._busy:

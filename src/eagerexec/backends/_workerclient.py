@@ -190,13 +190,7 @@ class WorkerBackend(Backend):
 
     async def execute(self, request: ExecRequest) -> Outcome:
         """Run one request (see ``Backend.execute``)."""
-        self._claim()
-        try:
-            if not self._started:
-                await self.start()
-            return await self._call(request)
-        finally:
-            self._release()
+        return await self._serve(request, self._call)
 
     async def interrupt(self) -> None:
         """Interrupt the running call (no-op when none runs)."""

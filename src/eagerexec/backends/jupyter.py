@@ -141,13 +141,7 @@ class JupyterBackend(Backend):
 
     async def execute(self, request: ExecRequest) -> Outcome:
         """Run one request as one cell (see ``Backend.execute``)."""
-        self._claim()
-        try:
-            if not self._started:
-                await self.start()
-            return await self._call(request)
-        finally:
-            self._release()
+        return await self._serve(request, self._call)
 
     async def interrupt(self) -> None:
         """Interrupt the running cell (SIGINT through the kernel manager)."""
