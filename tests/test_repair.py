@@ -171,7 +171,7 @@ def test_partial_cut_keeps_lines_holding_unicode_line_separators() -> None:
     assert "print('never')" not in messages[1]["content"]
 
 
-KILLS_ITSELF = "x = 21\nprint(x)\nimport os, signal\nos.kill(os.getpid(), signal.SIGKILL)\nprint('after')\n"
+KILLS_ITSELF = "x = 21\nprint(x, flush=True)\nimport os, signal\nos.kill(os.getpid(), signal.SIGKILL)\nprint('after')\n"
 
 
 def test_partial_repair_after_a_restart_asks_for_the_whole_program() -> None:
