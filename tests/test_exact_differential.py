@@ -67,7 +67,6 @@ _XFAIL_ROWS: list[tuple[tuple[str, ...], tuple[str, ...], str, str, str]] = [
     (("subprocess_buffered",), ("local", "sandbox"), "eager", "slow", "stdout flushed at the end of each call: a child's output comes after the parent's unflushed print"),
     (("exit_256", "exit_false", "exit_minus1"), ("jupyter",), "*", "*", "sys.exit(n) status not as python's (256 -> 0, False -> 0, -1 -> 255)"),
     (("exit_bye",), ("jupyter",), "*", "*", "sys.exit('message') does not print the message on stderr"),
-    (("subprocess_child",), ("jupyter",), "*", "*", "a child process's output (written to the kernel's descriptors 1 and 2) is not captured"),
 ]
 XFAIL: dict[tuple[str, str, str, str], str] = {
     (program, backend, mode, rate): why
