@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .._exceptions import SourceError
-from ..backends import Backend, ExecRequest, Outcome, OutputEvent, TracebackFrame
+from ..backends import Backend, ExecRequest, Outcome, OutputEvent
 from ..backends._output import DEFAULT_MAX_OUTPUT, OutputCap, drop_marker
 from ..chunker import Chunk, Chunker
 from ..sources import ReplaySource, Source, count_tokens
@@ -148,12 +148,12 @@ class RunState:
             )
             return
         cap = self.caps[event.kind]
-        skipped_before = cap.dropped
+        dropped_before = cap.dropped
         live = cap.feed(event.data, event.skipped)
         if live:
             self.record_text(event.kind, live)
             self.emit(OutputReceived(time=t, stream=event.kind, text=live, batch=self.current_batch))
-        elif cap.dropped > skipped_before and not skipped_before:
+        elif cap.dropped and not dropped_before:
             # the run's limit is reached: say so once, live; the tail comes with the result
             self.emit(OutputReceived(time=t, stream=event.kind, text="", batch=self.current_batch, skipped=cap.dropped))
 
@@ -415,7 +415,7 @@ class RunState:
         lines: list[int] = []
         if outcome.error is not None:
             for frame in outcome.error.frames:
-                if frame.line is not None and _in_program(frame):
+                if frame.line is not None and frame.in_program:
                     lines.append(frame.line)
             if outcome.error.line is not None:
                 lines.append(outcome.error.line)
@@ -470,12 +470,6 @@ class RunState:
         self.batches[-1] = dataclasses.replace(batch, end=t_end, setup=setup)
 
     # -- the result ------------------------------------------------------------------------------
-    def finish_output(self) -> tuple[str, str, int]:
-        texts = []
-        for cap in (self.caps["stdout"], self.caps["stderr"]):
-            texts.append(cap.text())
-        return texts[0], texts[1], self.caps["stdout"].dropped + self.caps["stderr"].dropped
-
     def exit_status(self) -> int | None:
         """``sys.exit``'s status; when the program ended with this run (``last``), the status
         ``python prog.py`` exits with: 1 after an uncaught error or a syntax error."""
@@ -522,7 +516,8 @@ class RunState:
                     exec_end=r.exec_end if r.timed else (b.exec_end if b else None),
                 )
             )
-        stdout, stderr, dropped = self.finish_output()
+        out, err = self.caps["stdout"], self.caps["stderr"]
+        stdout, stderr, dropped = out.text(), err.text(), out.dropped + err.dropped
         tps = self.source.tps if isinstance(self.source, ReplaySource) else None
         return Result(
             mode=self.mode,
@@ -550,14 +545,6 @@ class RunState:
             outputs=self.outputs(),
             extra={"t0_monotonic": self.t0, "stopped_at": self.stop_time},
         )
-
-
-def _in_program(frame: TracebackFrame) -> bool:
-    """The frame is in the program's own file (not a library's)."""
-    flag = getattr(frame, "in_program", None)
-    if flag is not None:
-        return bool(flag)
-    return frame.filename.endswith("program.py")
 
 
 async def _close_source(source: Source) -> None:
