@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from eagerexec.bench import SweepConfig, load_corpus, load_runs, run_sweep, write_report
 from eagerexec.bench._programs import Program, parse_expect
 from eagerexec.bench._records import MODES, build_pairs, run_key
-from eagerexec.bench._report import bound_violation, hidden_execution, ideal_nel
+from eagerexec.bench._report import bound_violation, hidden_execution, ideal_nel, share_of_ideal
 from eagerexec.cli import main
 
 TPS = 500.0
@@ -128,7 +128,7 @@ def test_report_has_both_tables_model_columns_and_apart_list(sweep: tuple[Path, 
     assert "| corpus | local | 500 | 1 |" in t2 and "1/1" in t2  # the eager run stopped early
     assert "predicted eager E2EL" in t1
     limits = md.split("## Table 1b")[1].split("## Table 2")[0]
-    assert "| corpus | local | 500 | 1 |" in limits and "ideal NEL saving" in limits
+    assert "| corpus | local | 500 | 1 |" in limits and "ideal NEL saving" in limits and "of the ideal %" in limits
     assert "Median absolute error of the predicted eager E2EL" in md
     assert "outside the model's bounds" in md
     assert "corpus/hang" in apart and "timeout" in apart
@@ -274,6 +274,16 @@ def test_ideal_nel_replays_measured_execution_with_zero_overhead() -> None:
     }
     assert ideal_nel(rec) == pytest.approx(0.3)
     assert ideal_nel({"timeline": {"chunks": []}}) is None and ideal_nel(None) is None
+
+
+def test_share_of_ideal_sums_savings_over_the_cell() -> None:
+    # program 1: serial 1.0, eager 0.2, ideal 0.1 (0.8 of 0.9 saved); program 2: serial 0.5,
+    # eager 0.5, ideal 0.4 (0 of 0.1); a run without an ideal is left out.
+    share = share_of_ideal([1.0, 0.5, 2.0], [0.2, 0.5, 0.1], [0.1, 0.4, None])
+    assert share == pytest.approx(80.0)
+    assert share_of_ideal([1.0], [0.5], [1.0]) is None  # nothing could be hidden
+    assert share_of_ideal([1.0], [0.5], [None]) is None
+    assert share_of_ideal([1.0], [0.0], [0.5]) == pytest.approx(200.0)  # a noisy eager run may beat the ideal
 
 
 def test_hidden_execution_counts_all_batches_but_the_last_up_to_the_last_token() -> None:

@@ -142,6 +142,7 @@ def _limits_row(cell: tuple[str, str, float], ps: list[Pair]) -> dict[str, Any]:
     shares = [h for p in ps if (h := hidden_execution(p.eager)) is not None]
     hideable = math.fsum(t for _, t in shares)
     return {
+        "of_ideal": share_of_ideal(serial, eager, ideal),
         "hidden": 100.0 * math.fsum(h for h, _ in shares) / hideable if hideable > 0 else None,
         "cell": cell,
         "pairs": len(ps),
@@ -153,8 +154,30 @@ def _limits_row(cell: tuple[str, str, float], ps: list[Pair]) -> dict[str, Any]:
     }
 
 
+def share_of_ideal(
+    serial: list[float | None], eager: list[float | None], ideal: list[float | None]
+) -> float | None:
+    """The share (%) of the ideal's NEL saving that eager execution got, over the runs that have
+    all three: ``sum(serial - eager) / sum(serial - ideal)``. Summed over the cell rather than
+    a median of per-program ratios, so programs with almost nothing to hide (whose ratio is
+    noise over a few milliseconds) weigh by what they could save. None when nothing could be
+    hidden."""
+    rows = [
+        (s, e, i)
+        for s, e, i in zip(serial, eager, ideal, strict=True)
+        if s is not None and e is not None and i is not None
+    ]
+    possible = math.fsum(s - i for s, _, i in rows)
+    if possible <= 0:
+        return None
+    return 100.0 * math.fsum(s - e for s, e, _ in rows) / possible
+
+
 NEL_TARGET = 97.0
 """The NEL saving (%) counted in the limits table."""
+
+IDEAL_TARGET = 99.0
+"""The share (%) of the ideal's NEL saving eager execution must get (the developers' guide)."""
 
 
 # -- bounds -----------------------------------------------------------------------------------
@@ -326,19 +349,22 @@ def write_report(out: Path) -> Path:
         "each statement's measured execution time: the statements that finish after the last token",
         f"are the program's own tail. Programs: how many reach {NEL_TARGET:g}% (measured / ideal).",
         "Hideable hidden = of the execution of all batches but the last, the share that finished",
-        "before the last token (summed over the cell's eager runs).",
+        "before the last token (summed over the cell's eager runs). Of the ideal = the share of the",
+        "ideal's NEL saving that eager got, `sum(serial - eager) / sum(serial - ideal)` over the cell",
+        f"(target >= {IDEAL_TARGET:g}%).",
         "",
         "| corpus | backend | tps | pairs | NEL saving % | of the total % | ideal NEL saving % "
-        f"| programs >= {NEL_TARGET:g}% measured / ideal | hideable hidden % |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"| of the ideal % | programs >= {NEL_TARGET:g}% measured / ideal | hideable hidden % |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for c, ps in _cells(pairs, "ok").items():
         lim = _limits_row(c, ps)
         total = "–" if lim["total"] is None else f"{lim['total']:.1f}"
         hidden = "–" if lim["hidden"] is None else f"{lim['hidden']:.1f}"
+        of_ideal = "–" if lim["of_ideal"] is None else f"{lim['of_ideal']:.1f}"
         lines.append(
             f"| {c[0]} | {c[1]} | {c[2]:g} | {lim['pairs']} | {lim['measured'].fmt()} | {total} | "
-            f"{lim['ideal'].fmt()} | {lim['at_target']} / {lim['ideal_at_target']} | {hidden} |"
+            f"{lim['ideal'].fmt()} | {of_ideal} | {lim['at_target']} / {lim['ideal_at_target']} | {hidden} |"
         )
     lines += [
         "",
