@@ -132,6 +132,9 @@ def test_session_state_output_errors_timeouts(tmp_path: Path) -> None:
         assert interrupted.survived and not interrupted.timed_out
         after = await b.run("print(x, y)")
         assert after.ok and after.stdout == "21 1\n" and not after.fresh_session
+        # stdout is a block-buffered pipe, as for `python prog.py` (no PYTHONUNBUFFERED, no -u)
+        buffered = await b.run("import os\nprint(type(sys.stdout.buffer).__name__, 'PYTHONUNBUFFERED' in os.environ)")
+        assert buffered.ok and buffered.stdout == "BufferedWriter False\n"
         exited = await b.run("raise SystemExit(4)")
         assert exited.exit_code == 4 and exited.survived
 

@@ -264,7 +264,7 @@ class DockerBackend(WorkerBackend):
             f">{inside}/stdout 2>{inside}/stderr"
         )
         command = ["/bin/sh", "-c", script, self.python, *worker_args]
-        environment = {"MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1", "HOME": "/tmp", **self.env, **self.environment}
+        environment = {"MPLBACKEND": "Agg", "HOME": "/tmp", **self.env, **self.environment}
 
         def cleanup_fifos() -> None:
             shutil.rmtree(fifo_dir, ignore_errors=True)
