@@ -160,6 +160,53 @@ def test_timeout_interrupts_and_keeps_state(name: str) -> None:
     in_session(name, body)
 
 
+def test_timeout_is_per_statement(name: str) -> None:
+    """A call of several statements (``split_at``, as serial mode sends the whole program) may
+    take longer than the timeout in all: each statement gets the whole timeout."""
+    src = "import time\ntime.sleep(0.6)\ntime.sleep(0.6)\ntime.sleep(0.6)\nprint('done')\n"
+
+    async def body(b: Any) -> None:
+        out = await b.run(src, timeout=1.0, split_at=(2, 3, 4, 5))
+        assert out.ok and not out.timed_out and out.stdout == "done\n"
+        assert len(out.part_times) == 5
+
+    in_session(name, body)
+
+
+def test_timeout_stops_the_slow_statement_and_keeps_earlier_output(name: str) -> None:
+    """The statement that runs too long is interrupted and reported; the statements before it
+    ran (their output kept) and the ones after it never run."""
+    src = "import time\nprint('one', flush=True)\ntime.sleep(0.6)\nprint('two')\ntime.sleep(5)\nprint('never')\n"
+
+    async def body(b: Any) -> None:
+        started = time.monotonic()
+        out = await b.run(src, timeout=1.0, split_at=(2, 3, 4, 5, 6))
+        assert time.monotonic() - started < 4.5  # stopped long before the sleep ends (a bound, not a timing)
+        assert out.timed_out and out.survived
+        assert out.error is not None and out.error.type == "KeyboardInterrupt" and out.error.line == 5
+        assert out.stdout == "one\ntwo\n"
+        assert len(out.part_times) == 5  # the fifth part is the one that was stopped
+
+    in_session(name, body)
+
+
+def test_per_statement_timeout_still_kills_a_statement_ignoring_the_interrupt(name: str) -> None:
+    src = (
+        "x = 41\nprint('first')\n"
+        "while True:\n    try:\n        __import__('time').sleep(0.01)\n    except KeyboardInterrupt:\n        pass\n"
+    )
+
+    async def body(b: Any) -> None:
+        out = await b.run(src, timeout=0.5, split_at=(2, 3))
+        assert out.timed_out and out.state_lost and not out.survived
+        assert out.error is not None and out.error.type == "TimeoutError" and "statement" in out.error.message
+        assert out.stdout == "first\n"
+        after = await b.run("print(x)\n")
+        assert after.fresh_session and after.error is not None and after.error.type == "NameError"
+
+    in_session(name, body, grace=0.5)
+
+
 @pytest.mark.parametrize("spin", [0.0, 0.05])
 def test_spin_settings_do_not_change_behaviour(name: str, spin: float) -> None:
     """No spin (both sides block) and a long one (calls end inside it) give the same results."""

@@ -143,3 +143,67 @@ def test_idle_collection_waits_for_a_quiet_channel(tmp_path: Path) -> None:
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+def _interpreters() -> list[str]:
+    """sys.executable and pyenv's 3.7 to 3.13 (the worker's range), those present."""
+    root = Path(os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv")))
+    found = [sys.executable]
+    for minor in range(7, 14):
+        found += [str(p) for p in sorted(root.glob(f"versions/3.{minor}*/bin/python3.{minor}"))[-1:]]
+    return found
+
+
+@pytest.mark.parametrize("python", _interpreters(), ids=lambda p: Path(p).name)
+def test_part_frames_only_when_asked_and_only_between_parts(tmp_path: Path, python: str) -> None:
+    """With "tp" a call of several parts sends ``P`` {"i", "k"} as each part after the first
+    starts, before its reply; without "tp", or with one part, nothing but the reply."""
+    r_in, w_in = os.pipe()
+    r_out, w_out = os.pipe()
+    r_ctl, w_ctl = os.pipe()
+    proc = subprocess.Popen(
+        [python, str(WORKER_PATH), "--fds", str(r_in), str(w_out), str(r_ctl), "--workdir", str(tmp_path)],
+        pass_fds=(r_in, w_out, r_ctl),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    for fd in (r_in, w_out, r_ctl):
+        os.close(fd)
+    try:
+        data = bytearray()
+
+        def frame() -> tuple[bytes, dict[str, Any]]:
+            while len(data) < 4 or len(data) < 4 + HEADER.unpack_from(data)[0]:
+                chunk = os.read(r_out, 65536)
+                assert chunk, "worker closed the channel"
+                data.extend(chunk)
+            size = HEADER.unpack_from(data)[0]
+            body = bytes(data[4 : 4 + size])
+            del data[: 4 + size]
+            return body[:1], json.loads(body[1:])
+
+        assert frame()[0] == b"H"
+        three = "a = 1\nb = 2\nc = a + b\n"
+        send(w_in, {"i": 1, "src": three, "line": 1, "cuts": [2, 3], "tp": 1})
+        assert [frame() for _ in range(3)][:2] == [(b"P", {"i": 1, "k": 1}), (b"P", {"i": 1, "k": 2})]
+        send(w_in, {"i": 2, "src": three, "line": 1, "cuts": [2, 3]})  # no "tp"
+        kind, reply = frame()
+        assert kind == b"R" and reply["i"] == 2 and len(reply["p"]) == 3
+        send(w_in, {"i": 3, "src": "d = 4\n", "line": 4, "tp": 1})  # one part
+        kind, reply = frame()
+        assert kind == b"R" and reply["i"] == 3 and reply["err"] is None
+        send(w_in, {"i": 4, "src": "x = 1\n1 / 0\ny = 2\n", "line": 5, "cuts": [6, 7], "tp": 1})
+        assert frame() == (b"P", {"i": 4, "k": 1})
+        kind, reply = frame()  # the second part raised: no frame for the third
+        assert kind == b"R" and reply["err"]["type"] == "ZeroDivisionError" and len(reply["p"]) == 2
+        os.close(w_in)
+        assert proc.wait(timeout=30) == 1  # EOF: the program ends with its uncaught error's status
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for fd in (r_out, w_ctl):
+            os.close(fd)
+        if proc.stderr is not None:
+            proc.stderr.close()

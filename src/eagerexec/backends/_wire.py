@@ -15,7 +15,9 @@ reference. Fields:
   ``cuts`` (split_at, when any), ``idle`` (``more``, when set), ``end`` (``end``, when set: after
   the code the worker joins non-daemon threads, runs ``atexit``, replies and exits), ``show``
   (``show_traceback``, when set: the worker prints an uncaught exception on the program's stderr
-  as Python does), ``nb`` (``notebook``, when set).
+  as Python does), ``nb`` (``notebook``, when set), ``tp`` (``part_marks``, when set and the call
+  has several parts: the host times each part on its own).
+- part ``P`` (with ``tp``, as each part after the first starts): ``i``, ``k`` the part's index.
 - display ``D`` (notebook mode, during a call, after the worker flushed the program's output):
   ``i``, ``kind`` (``display`` or ``result``), ``data`` (the MIME bundle), ``w`` (the worker
   waits for ``ACK_FRAME`` on its request channel, sent once the output written before the bundle
@@ -72,13 +74,16 @@ _encode = json.JSONEncoder(separators=(",", ":")).encode
 _decode = json.JSONDecoder().decode
 
 
-def encode_request(call_id: int, request: ExecRequest) -> bytes:
-    """The ``E`` frame (header included) that asks the worker to run ``request``."""
+def encode_request(call_id: int, request: ExecRequest, *, part_marks: bool = False) -> bytes:
+    """The ``E`` frame (header included) that asks the worker to run ``request``; with
+    ``part_marks`` and ``split_at``, the worker sends a ``P`` frame as each later part starts."""
     message: dict[str, Any] = {"i": call_id, "src": request.code, "line": request.first_line}
     if not request.figures:
         message["fig"] = False
     if request.split_at:
         message["cuts"] = list(request.split_at)
+        if part_marks:
+            message["tp"] = 1
     if request.more:
         message["idle"] = 1
     if request.end:
@@ -109,7 +114,7 @@ def split_frames(buffer: bytearray) -> list[tuple[bytes, dict[str, Any]]]:
     """Take every complete frame off the front of ``buffer`` (in place).
 
     Returns:
-        ``(kind, message)`` pairs in order; ``kind`` is the type byte (``b"H"``, ``b"R"``).
+        ``(kind, message)`` pairs in order; ``kind`` is the type byte (``b"H"``, ``b"R"``...).
     """
     frames: list[tuple[bytes, dict[str, Any]]] = []
     while len(buffer) >= 4:

@@ -43,7 +43,9 @@ figures after the call (optional, default true), "cuts": whole-program lines whe
 later parts start (optional), "idle": more code follows after a wait (optional; see below),
 "end": the program ends after this call (optional), "show": print an uncaught exception on the
 program's stderr as Python does (optional), "nb": notebook output (optional; once set, on for the
-rest of the session, see ``_worker_display.py``)}.
+rest of the session, see ``_worker_display.py``), "tp": the host times each part on its own
+(optional: a call of several parts then sends a ``P`` frame as each part after the first
+starts)}.
 
 Every part of a call is compiled before any part runs: a call with a syntax error anywhere runs
 nothing, as Python runs nothing of a file that does not compile (in eager mode the statements of
@@ -54,7 +56,9 @@ entry). Worker -> host:
 ``H`` hello once at start {"pid", "python", "program" (the program's file, as frames name it),
 "preload_errors"}; ``R`` one result per request {"i", "s" start, "e" end (time.monotonic()),
 "err" (error dict or null), "x" (exit status or null), "f" (figure paths), "t" (always false,
-kept for old hosts), "q" (present and 1 when the worker exits after this reply)}; ``D`` a rich
+kept for old hosts), "q" (present and 1 when the worker exits after this reply)}; ``P`` {"i",
+"k"}: part ``k`` (from 0) of call "i" starts now (only with "tp", for k >= 1: the host restarts
+that call's timeout); ``D`` a rich
 output of the running call in notebook mode, sent as it happens, after the program's stdout and
 stderr are flushed (so the host, draining its pipes first, keeps the order) {"i", "kind"
 ("result": the value of a top-level expression statement, by the REPL rule; "display":

@@ -315,7 +315,11 @@ class Execution:
                 ns = self.ns
                 if probe is not None:
                     codes, ns = [probe[0]], probe[1]
+                # "tp": the host times each part on its own: say when each later part starts
+                tell = req.get("tp") and len(codes) > 1
                 for code in codes:
+                    if tell and times:
+                        self.send(b"P", {"i": st.call_id, "k": len(times)})
                     exec(code, ns)
                     now = time.monotonic()
                     times.append([mark, now])

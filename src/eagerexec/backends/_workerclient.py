@@ -8,7 +8,10 @@ and call (head live to ``on_output``, tail when the call ends). The worker flush
 replies, so when the result frame arrives the host drains both pipes without blocking and has
 every byte of the call's output; while a call runs longer than ``FLUSH_EVERY`` the host asks for
 a flush on the control pipe that often, so a long call's output streams live. Worker death is
-seen through ``ExitWatch`` (a pidfd, or a waiting thread). Timeouts: interrupt over the control pipe, then kill after ``grace`` seconds.
+seen through ``ExitWatch`` (a pidfd, or a waiting thread). Timeouts are per statement: a call of
+several parts (``split_at``) asks the worker for a ``P`` frame as each later part starts and
+re-arms the timer then (no frame, no re-arming for a call of one part or without a timeout); at
+the timeout, interrupt over the control pipe, then kill after ``grace`` seconds.
 Cancellation: the call is interrupted at once and given ``CANCEL_GRACE`` seconds to finish;
 otherwise the worker is killed and reaped before the cancellation propagates, and the next call
 runs on a fresh session that says so. A worker that refuses the interpreter (exit status 2 and
@@ -115,6 +118,8 @@ class WorkerBackend(Backend):
         self._exited: asyncio.Event | None = None
         self._ticking = False  # the flush timer runs (``_on_tick``)
         self._call_since = 0.0  # loop time the running call started waiting
+        self._timer: asyncio.TimerHandle | None = None  # the running statement's timeout
+        self._part_timeout = 0.0  # seconds each statement (part) of the running call may take
         self._poller: select.poll | None = None
         self._out = StreamOutput("stdout", self.max_output, self.emit)
         self._err = StreamOutput("stderr", self.max_output, self.emit)
@@ -377,6 +382,9 @@ class WorkerBackend(Backend):
                     if message.get("w"):  # the worker waits until its output so far is read
                         self._write(proc, ACK_FRAME)
                     continue
+                if kind == b"P":  # the call's next statement starts: its own timeout
+                    self._on_part(message)
+                    continue
                 pending = self._pending
                 if pending is not None and not pending.done():
                     if kind == b"H" or (kind == b"R" and message.get("i") == self._call_id):
@@ -421,6 +429,15 @@ class WorkerBackend(Backend):
             self._exited.set()
         if self._pending is not None and not self._pending.done():
             self._pending.set_result(None)
+
+    def _on_part(self, message: dict[str, Any]) -> None:
+        """A ``P`` frame: the running call's next part (statement) starts; it gets the whole
+        timeout (unless the call already timed out)."""
+        timer = self._timer
+        if timer is None or message.get("i") != self._call_id or self._kill_reason is not None:
+            return
+        timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(self._part_timeout, self._on_timeout, self._call_id)
 
     def _on_timeout(self, call_id: int) -> None:
         if call_id != self._call_id or self._proc is None:
@@ -478,9 +495,11 @@ class WorkerBackend(Backend):
         pending: asyncio.Future[dict[str, Any] | None] = loop.create_future()
         self._pending = pending
         timeout = request.timeout or self.timeout
-        timer = loop.call_later(timeout, self._on_timeout, call_id) if timeout else None
+        if timeout:  # per statement: a call of several parts re-arms it as each part starts
+            self._part_timeout = timeout
+            self._timer = loop.call_later(timeout, self._on_timeout, call_id)
         try:
-            self._write(proc, encode_request(call_id, request))
+            self._write(proc, encode_request(call_id, request, part_marks=bool(timeout)))
             if self.spin:
                 self._spin_for_reply(pending)
             if pending.done():
@@ -495,8 +514,9 @@ class WorkerBackend(Backend):
             await self._settle_cancelled(proc, call_id)
             raise
         finally:
-            if timer is not None:
-                timer.cancel()
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
         self._drain_output(proc)
         if reply is None:
             return await self._died(fresh)
@@ -578,7 +598,7 @@ class WorkerBackend(Backend):
         if reason == "killed":
             error = ExecError(
                 type="TimeoutError",
-                message=f"the call ignored the interrupt for {self.grace:g}s and the session was killed",
+                message=f"the statement ignored the timeout's interrupt for {self.grace:g}s and the session was killed",
             )
         else:
             error = ExecError(type="SessionDied", message=f"the worker died (exit status {status})")
