@@ -10,10 +10,12 @@ import random
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from eagerexec._exceptions import BackendUnavailableError
 from eagerexec.backends import OutputEvent, open_backend
-from eagerexec.backends._output import drop_marker
+from eagerexec.backends._output import BundleCap, bundle_size, drop_marker
 from eagerexec.backends._workerproc import StreamOutput
 
 ALL = ["local", "sandbox", "docker", "jupyter"]
@@ -108,3 +110,73 @@ def test_stream_output_decodes_and_caps_any_chunking(feed: str, limit: int) -> N
     stream.reset()  # the next call starts with a fresh cap
     stream.feed(b"next")
     assert stream.finish() == ("next" if limit >= 4 else "n" + drop_marker(2) + "t")
+
+
+# -- notebook bundles: BundleCap ---------------------------------------------------------------
+
+
+def _bundle(n: int, size: int) -> dict[str, Any]:
+    return {"text/plain": f"v{n:05d}", "text/html": "h" * size}
+
+
+def test_bundles_under_the_limit_pass_whole_and_live() -> None:
+    cap = BundleCap(10_000)
+    bundles = [_bundle(i, 100) for i in range(20)]
+    assert [cap.feed("display", b) for b in bundles] == [(b, 0) for b in bundles]
+    assert cap.take_tail() == [] and cap.dropped == 0 and cap.dropped_outputs == 0
+
+
+def test_a_flood_of_bundles_keeps_the_first_and_the_last_and_counts_the_middle() -> None:
+    limit = 10_000
+    cap = BundleCap(limit)
+    bundles = [_bundle(i, 990) for i in range(10_000)]
+    size = bundle_size(bundles[0])
+    live = [kept for kept, _ in (cap.feed("result", b) for b in bundles) if kept is not None]
+    tail = cap.take_tail()
+    assert live == bundles[: (limit // 2) // size]
+    assert [b for _, b in tail] == bundles[-((limit - limit // 2) // size) :]
+    assert cap.dropped_outputs == len(bundles) - len(live) - len(tail)
+    assert cap.dropped == cap.dropped_outputs_size == cap.dropped_outputs * size
+    assert all(kind == "result" for kind, _ in tail)
+
+
+def test_a_bundle_larger_than_half_the_limit_is_kept_as_its_text() -> None:
+    cap = BundleCap(1000)
+    png = {"image/png": "A" * 5_000_000, "text/plain": "<Figure size 640x480 with 1 Axes>"}
+    kept, reduced = cap.feed("display", png)
+    assert kept == {"text/plain": png["text/plain"]}
+    assert reduced == bundle_size(png) - bundle_size(kept) == cap.dropped
+    assert cap.head_open and cap.dropped_outputs == 0
+    assert cap.feed("display", {"text/plain": "next"}) == ({"text/plain": "next"}, 0)  # still live
+
+
+def test_a_huge_text_value_is_cut_to_its_head_and_tail() -> None:
+    cap = BundleCap(1000)
+    huge = {"text/plain": "a" * 100 + "b" * 1_000_000 + "c" * 100}
+    kept, reduced = cap.feed("result", huge)
+    assert kept is not None
+    text = kept["text/plain"]
+    assert text.startswith("a" * 100) and text.endswith("c" * 100) and "dropped" in text
+    assert bundle_size(kept) <= 500 and reduced == cap.dropped == bundle_size(huge) - bundle_size(kept)
+
+
+@given(
+    sizes=st.lists(st.integers(min_value=0, max_value=3000), max_size=60),
+    limit=st.integers(min_value=2, max_value=5000),
+)
+def test_bundle_cap_bounds_what_it_keeps_and_accounts_for_everything(sizes: list[int], limit: int) -> None:
+    cap = BundleCap(limit)
+    bundles = [{"text/plain": str(i), "image/png": "x" * n} for i, n in enumerate(sizes)]
+    kept: list[dict[str, Any]] = []
+    for b in bundles:
+        live, _ = cap.feed("display", b)
+        if live is not None:
+            kept.append(live)
+        assert sum(bundle_size(k) for k in kept) <= limit // 2  # the head never overflows
+    tail = [b for _, b in cap.take_tail()]
+    assert sum(bundle_size(b) for b in tail) <= max(limit - limit // 2, len("text/plain"))
+    assert len(kept) + len(tail) + cap.dropped_outputs == len(bundles)
+    total = sum(map(bundle_size, bundles))
+    assert total - cap.dropped == sum(map(bundle_size, kept)) + sum(map(bundle_size, tail))
+    if bundles:  # the last one is never dropped: the head took everything, or the tail has it
+        assert len(kept) == len(bundles) or tail

@@ -17,6 +17,7 @@ import pytest
 import eagerexec as ee
 from eagerexec import Session
 from eagerexec.backends import ExecRequest, OutputEvent, open_backend
+from eagerexec.backends._output import DROPPED_MIME as DROPPED
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -376,3 +377,98 @@ def test_expression_statements_after_a_semicolon_or_in_odd_places_are_shown() ->
             ("result", {"text/plain": "3"}),
             ("result", {"text/plain": "5"}),
         ]
+
+
+FLOOD_DISPLAYS = '''class Big:
+    def __init__(self, n):
+        self.n = n
+    def _repr_html_(self):
+        return "<td>" + "x" * 2000 + "</td>"
+    def __repr__(self):
+        return "Big(%05d)" % self.n
+print("start")
+for i in range(3000):
+    display(Big(i))
+Big(3000)
+class Png:
+    def _repr_png_(self):
+        return b"\\x89PNG" + b"\\0" * 3_000_000
+    def __repr__(self):
+        return "<huge png>"
+Png()
+print("end")
+'''
+
+
+@pytest.mark.parametrize("how", ["whole", "random"])
+def test_bundles_are_under_the_one_output_limit_the_same_in_both_modes(how: str) -> None:
+    limit = 20_000
+    events: dict[str, list[ee.OutputReceived]] = {"serial": [], "eager": []}
+    results = {}
+    for mode in ("serial", "eager"):
+
+        def keep(event: object, mode: str = mode) -> None:
+            if isinstance(event, ee.OutputReceived):
+                events[mode].append(event)
+
+        async def main(mode: str = mode, keep: Any = keep) -> ee.Result:
+            async with Session("local", mode=mode, notebook=True, max_output=limit) as s:
+                return await s.run(iter(_pieces(FLOOD_DISPLAYS, how)), on_event=keep)
+
+        results[mode] = arun(main())
+    serial, eager = results["serial"], results["eager"]
+    assert _records(serial) == _records(eager)
+    assert serial.output_dropped == eager.output_dropped and serial.outputs_dropped == eager.outputs_dropped
+    rich = [o for o in eager.outputs if o.type in ("display", "result")]
+    assert sum(len(str(o.data)) for o in rich) < 2 * limit  # bounded, not 3000 x 2 kB nor the 4 MB PNG
+    plain = [o.data["text/plain"] for o in rich]
+    # the first displays whole, then the record of the middle dropped, then the last ones
+    assert plain[0] == "Big(00000)" and rich[0].data["text/html"].startswith("<td>")
+    marker = next(o for o in rich if DROPPED in o.data)
+    assert marker.data[DROPPED]["outputs"] == eager.outputs_dropped > 2900
+    assert plain[-2:] == ["Big(03000)", "<huge png>"]
+    assert rich[-1].data == {"text/plain": "<huge png>"}  # the PNG is over half the limit: its text
+    assert eager.to_dict()["outputs_dropped"] == eager.outputs_dropped
+    assert eager.output_dropped > 3_000_000 and eager.stdout == "start\nend\n"
+    live = [e for e in events["eager"] if e.stream == "display"]
+    notice = [e for e in live if e.bundle is None]
+    assert len(notice) == 1 and notice[0].skipped > 0  # said once, live
+    assert sum(len(str(e.bundle)) for e in live if e.bundle) < limit
+
+
+def test_a_huge_png_shown_first_keeps_its_text_and_later_outputs_stay_live() -> None:
+    program = "class P:\n    def _repr_png_(self):\n        return b'x' * 200_000\n    def __repr__(self):\n        return 'P()'\nP()\n1 + 1\n"
+    events: list[ee.OutputReceived] = []
+
+    async def main() -> ee.Result:
+        async with Session("local", notebook=True, max_output=10_000) as s:
+            return await s.run(program, on_event=lambda e: events.append(e) if isinstance(e, ee.OutputReceived) else None)
+
+    result = arun(main())
+    assert _records(result) == [("result", {"text/plain": "P()"}), ("result", {"text/plain": "2"})]
+    assert result.outputs_dropped == 0 and result.output_dropped > 200_000
+    assert [(e.text, e.skipped > 0) for e in events] == [("P()", True), ("2", False)]
+
+
+def test_the_plain_view_says_when_bundles_are_dropped_and_shows_the_last_ones_at_the_end() -> None:
+    import io
+
+    from eagerexec.cli._render import PlainView
+
+    out = io.StringIO()
+    view = PlainView(out)
+    view.begin("eager")
+    program = "for i in range(500):\n    display('%04d' % i)\nprint('done')\n"
+
+    async def main() -> ee.Result:
+        async with Session("local", notebook=True, max_output=200) as s:
+            return await s.run(program, on_event=view)
+
+    result = arun(main())
+    view.end(result)
+    text = out.getvalue()
+    assert text.count("displayed outputs dropped by the output limit") == 1
+    shown = re.findall(r"    \| '(\d{4})'", text)
+    assert shown[0] == "0000" and shown[-1] == "0499" and len(shown) < 20
+    assert "[... %d outputs" % result.outputs_dropped in text
+    assert text.index("| done") < text.index("| '0499'")  # the tail of the limit comes at the end

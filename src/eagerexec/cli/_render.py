@@ -29,6 +29,7 @@ from typing import Any, TextIO
 
 import click
 
+from ..backends._output import DROPPED_MIME
 from ..chunker import Chunk
 from ..pipeline._events import (
     BatchEnded,
@@ -59,7 +60,7 @@ _RICH = ("display", "result")  # notebook mode's MIME bundles; the views print t
 
 def _rich_types(bundle: Mapping[str, Any] | None) -> str:
     """The MIME types of ``bundle`` beyond text/plain, for the line before its text (or "")."""
-    return ", ".join(sorted(k for k in bundle or {} if k != "text/plain"))
+    return ", ".join(sorted(k for k in bundle or {} if k not in ("text/plain", DROPPED_MIME)))
 
 
 def saving(serial: float, eager: float) -> float | None:
@@ -76,6 +77,17 @@ def _limit_reached(skipped: int) -> str:
         f"[... {skipped} characters dropped by the output limit (--max-output); "
         "the last part of the output is shown at the end ...]\n"
     )
+
+
+def _bundles_dropped(skipped: int) -> str:
+    return (
+        f"[... displayed outputs dropped by the output limit (--max-output), {skipped} characters so far; "
+        "the last ones are shown at the end ...]"
+    )
+
+
+def _reduced(stream: str, skipped: int) -> str:
+    return f"{stream}: text only ({skipped} characters over the output limit dropped)"
 
 
 def _continue_line(cut: set[str], stream: str, text: str) -> str:
@@ -108,6 +120,8 @@ class Tracker:
         self.output: dict[str, list[str]] = {"stdout": [], "stderr": []}
         """The output shown live, per stream (the head the output limit passes on)."""
         self.dropped = 0
+        self.bundles_shown = 0
+        """Display/result bundles shown live (the head the output limit passes on)."""
 
     def feed(self, event: Event) -> None:
         """Take one event of the run."""
@@ -130,7 +144,9 @@ class Tracker:
             if event.stream == "figure":
                 self.figures.append(event.text)
             elif event.stream in _RICH:
-                pass  # notebook mode's bundles: shown by the views, kept in ``Result.outputs``
+                # notebook mode's bundles: shown by the views, kept in ``Result.outputs``
+                if event.bundle is not None:
+                    self.bundles_shown += 1
             else:
                 self.output[event.stream].append(event.text)
                 self.dropped += event.skipped
@@ -153,6 +169,12 @@ class Tracker:
             if len(kept) > len(shown) and kept.startswith(shown):
                 out.append((name, kept[len(shown) :]))
         return out
+
+    def rest_bundles(self, result: Result) -> list[tuple[str, dict[str, Any]]]:
+        """The display/result records ``result`` kept that were not shown live (the limit's
+        tail, after the record saying how many were dropped), as ``(type, bundle)``."""
+        rich: list[tuple[str, dict[str, Any]]] = [(o.type, o.data) for o in result.outputs if o.type in _RICH]
+        return rich[self.bundles_shown :]
 
     def counts(self) -> tuple[int, int]:
         """Chunks ready so far, and chunks whose call ended."""
@@ -245,11 +267,10 @@ class PlainView:
             self._echo(f"{stamp} figure {event.text}")
         elif isinstance(event, OutputReceived) and event.stream in _RICH:
             self._flush()
-            rich = _rich_types(event.bundle)
-            if rich:
-                self._echo(f"{stamp} {event.stream} {rich}")
-            for line in event.text.split("\n"):
-                self._echo(f"    | {line}")
+            if event.bundle is None:  # the limit started dropping bundles
+                self._echo(f"{stamp} {_bundles_dropped(event.skipped)}")
+                return
+            self._bundle(event.stream, event.bundle, stamp, event.skipped)
         elif isinstance(event, OutputReceived):
             if event.skipped:
                 self._flush()
@@ -262,12 +283,25 @@ class PlainView:
             self._flush()
             self._echo(f"{stamp} state lost: {event.reason}; variables and imports of earlier statements are gone")
 
+    def _bundle(self, kind: str, bundle: Mapping[str, Any], stamp: str = "", skipped: int = 0) -> None:
+        lead = f"{stamp} " if stamp else ""
+        rich = _rich_types(bundle)
+        if skipped:
+            self._echo(lead + _reduced(kind, skipped))
+        elif rich:
+            self._echo(f"{lead}{kind} {rich}")
+        text = bundle.get("text/plain")
+        for line in (text if isinstance(text, str) else "").split("\n"):
+            self._echo(f"    | {line}")
+
     def _finish(self, result: Result | None) -> None:
         if result is not None:
             for name, text in self.t.rest(result):
                 self._output(name, text, final=True)
         self._flush()
         if result is not None:
+            for kind, bundle in self.t.rest_bundles(result):
+                self._bundle(kind, bundle)
             for path in result.figures:
                 if path not in self.t.figures:
                     self._echo(f"figure {path}")
@@ -357,10 +391,10 @@ class LiveView:
             self._print(f"figure saved: {event.text}", "cyan")
         elif isinstance(event, OutputReceived) and event.stream in _RICH:
             self._flush()
-            rich = _rich_types(event.bundle)
-            if rich:
-                self._print(f"{event.stream}: {rich}", "cyan")
-            self._print(event.text)
+            if event.bundle is None:  # the limit started dropping bundles
+                self._print(_bundles_dropped(event.skipped), "yellow")
+            else:
+                self._bundle(event.stream, event.bundle, event.skipped)
         elif isinstance(event, OutputReceived):
             if event.skipped:
                 self._flush()
@@ -427,6 +461,15 @@ class LiveView:
             self._live.stop()
             self._live = None
 
+    def _bundle(self, kind: str, bundle: Mapping[str, Any], skipped: int = 0) -> None:
+        rich = _rich_types(bundle)
+        if skipped:
+            self._print(_reduced(kind, skipped), "yellow")
+        elif rich:
+            self._print(f"{kind}: {rich}", "cyan")
+        text = bundle.get("text/plain")
+        self._print(text if isinstance(text, str) else "")
+
     def _finish(self, result: Result | None) -> None:
         if result is not None:
             for name, text in self.t.rest(result):
@@ -434,6 +477,8 @@ class LiveView:
         self._flush()
         self.stop()
         if result is not None:
+            for kind, bundle in self.t.rest_bundles(result):
+                self._bundle(kind, bundle)
             for path in result.figures:
                 if path not in self.t.figures:
                     self._print(f"figure saved: {path}", "cyan")

@@ -11,8 +11,8 @@ never re-chunk the stream or re-parse a traceback:
 * ``BatchStarted``     a backend call starts running chunks ``chunks`` (indices) as batch ``index``;
 * ``OutputReceived``   the program wrote ``text`` to ``stream`` (``figure``: a PNG path;
                        ``display``/``result``: a MIME ``bundle``, notebook mode) during
-                       batch ``batch``; ``skipped`` characters before it were dropped by the
-                       output limit;
+                       batch ``batch``; ``skipped`` characters before it (of a bundle: of its
+                       own rich types) were dropped by the output limit;
 * ``BatchEnded``       the call ended: its ``Outcome`` (with structured traceback frames) and, when
                        it failed, the ``RunError`` the run records (origin, failing chunk, frames);
 * ``StateLost``        the session's interpreter was restarted: variables and imports are gone;
@@ -80,7 +80,14 @@ class BatchStarted:
 class OutputReceived:
     """Output of the program, live. ``stream`` ``figure`` carries a PNG path in ``text``;
     ``display`` and ``result`` (notebook mode: ``display(obj)``, a figure shown, the value of a
-    top-level expression statement) carry their MIME ``bundle`` and its ``text/plain`` in ``text``."""
+    top-level expression statement) carry their MIME ``bundle`` and its ``text/plain`` in ``text``.
+
+    The output limit: a text event with ``skipped`` and empty ``text`` says, once, that the
+    limit of its stream is reached (the stream's tail comes with the result). A bundle kept as
+    its ``text/plain`` alone (too large for what the limit had left) comes with ``skipped`` =
+    the characters of its other types; a ``display``/``result`` event with no ``bundle`` (and
+    ``skipped``) says, once, that bundles are being dropped from the middle (the last ones come
+    with the result, ``Result.outputs``)."""
 
     time: float
     stream: Literal["stdout", "stderr", "figure", "display", "result"]
@@ -89,7 +96,8 @@ class OutputReceived:
     skipped: int = 0
     """Characters dropped by the output limit just before ``text`` (head and tail are kept)."""
     bundle: dict[str, Any] | None = None
-    """The MIME bundle of a ``display`` or ``result`` ({mime: value}, binary types base64)."""
+    """The MIME bundle of a ``display`` or ``result`` ({mime: value}, binary types base64); None
+    for the notice that the limit started dropping bundles."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

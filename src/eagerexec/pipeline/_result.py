@@ -236,10 +236,17 @@ class Result:
         tps: the replay rate, when the source was a replay.
         state_lost: the session's interpreter was restarted during the run (a death, a kill
             after a timeout): variables and imports of earlier statements are gone.
-        output_dropped: characters of stdout and stderr dropped by the output limit (the head
-            and the tail of each stream are kept).
+        output_dropped: characters dropped by the output limit: of stdout and stderr (the head
+            and the tail of each stream are kept) and of notebook mode's display/result bundles
+            (counted by their encoded size; see ``outputs_dropped``).
         outputs: every output in program order as ``OutputRecord`` MIME bundles (the same list in
-            serial and eager mode); past the output limit, the kept tails come last.
+            serial and eager mode); past the output limit, the kept tails come last: each
+            stream's (its text opens with the drop marker), then the last bundles kept, after a
+            ``display`` record whose bundle says how many were dropped (``text/plain``, and
+            ``application/vnd.eagerexec.dropped+json``: ``{"outputs": N, "characters": M}``).
+        outputs_dropped: display/result bundles dropped whole by the output limit (the first
+            and the last ones are kept; a bundle too large for what is left is kept as its
+            ``text/plain`` alone, its other types counted in ``output_dropped`` only).
     """
 
     mode: Mode
@@ -259,6 +266,7 @@ class Result:
     state_lost: bool = False
     output_dropped: int = 0
     outputs: tuple[OutputRecord, ...] = ()
+    outputs_dropped: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -282,6 +290,7 @@ class Result:
             "state_lost": self.state_lost,
             "outputs": [o.to_dict() for o in self.outputs],
             "output_dropped": self.output_dropped,
+            "outputs_dropped": self.outputs_dropped,
             "metrics": self.metrics.to_dict(),
             "timeline": {
                 "stream": self.stream.to_dict(),

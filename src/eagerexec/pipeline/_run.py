@@ -18,7 +18,9 @@ the source is closed, and ``CancelledError`` propagates.
 Figures are captured once, in their final state: batches run with ``figures=False`` until the
 final one (or, when the program stops some other way, one empty call after the last batch).
 Output goes through one head-and-tail limit per stream per run (``backends/_output.py``), fed
-from the live output events, so the result is the same in serial and eager mode.
+from the live output events, so the result is the same in serial and eager mode; notebook
+mode's display/result bundles through a limit of the same size (``BundleCap``: whole bundles,
+counted by their encoded size).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any, Literal
 
 from .._exceptions import SourceError
 from ..backends import Backend, ExecRequest, Outcome, OutputEvent
-from ..backends._output import DEFAULT_MAX_OUTPUT, OutputCap, drop_marker
+from ..backends._output import DEFAULT_MAX_OUTPUT, BundleCap, OutputCap, drop_marker, dropped_bundle
 from ..chunker import Chunk, Chunker
 from ..sources import ReplaySource, Source, count_tokens
 from ._events import (
@@ -120,6 +122,7 @@ class RunState:
         )
         limit = getattr(self.backend, "max_output", None) or DEFAULT_MAX_OUTPUT
         self.caps = {"stdout": OutputCap(max(2, limit)), "stderr": OutputCap(max(2, limit))}
+        self.bundles = BundleCap(max(2, limit))
 
     # -- helpers -----------------------------------------------------------------------------
     def now(self) -> float:
@@ -141,11 +144,7 @@ class RunState:
             self.emit(OutputReceived(time=t, stream="figure", text=event.data, batch=self.current_batch))
             return
         if event.kind == "display" or event.kind == "result":  # notebook mode: a MIME bundle
-            bundle = dict(event.bundle or {"text/plain": event.data})
-            self.records.append((event.kind, bundle))
-            self.emit(
-                OutputReceived(time=t, stream=event.kind, text=event.data, batch=self.current_batch, bundle=bundle)
-            )
+            self.on_bundle(t, event.kind, dict(event.bundle or {"text/plain": event.data}))
             return
         cap = self.caps[event.kind]
         dropped_before = cap.dropped
@@ -157,6 +156,29 @@ class RunState:
             # the run's limit is reached: say so once, live; the tail comes with the result
             self.emit(OutputReceived(time=t, stream=event.kind, text="", batch=self.current_batch, skipped=cap.dropped))
 
+    def on_bundle(self, t: float, kind: Literal["display", "result"], bundle: dict[str, Any]) -> None:
+        """A display/result bundle, through the run's bundle limit: the head kept and passed on
+        live, the rest kept in the tail (``outputs``) or dropped and counted."""
+        cap = self.bundles
+        dropped_before = cap.dropped_outputs
+        kept, reduced = cap.feed(kind, bundle)
+        if kept is not None:
+            self.records.append((kind, kept))
+            text = kept.get("text/plain")
+            self.emit(
+                OutputReceived(
+                    time=t,
+                    stream=kind,
+                    text=text if isinstance(text, str) else "",
+                    batch=self.current_batch,
+                    skipped=reduced,
+                    bundle=kept,
+                )
+            )
+        elif cap.dropped_outputs and not dropped_before:
+            # the limit is reached: say so once, live (no bundle); the last ones come with the result
+            self.emit(OutputReceived(time=t, stream=kind, text="", batch=self.current_batch, skipped=cap.dropped))
+
     def record_text(self, stream: str, text: str) -> None:
         records = self.records
         if records and records[-1][0] == stream:
@@ -165,11 +187,17 @@ class RunState:
             records.append((stream, {"text/plain": text}))
 
     def outputs(self) -> tuple[OutputRecord, ...]:
-        """The records in program order; past the limit, each stream's kept tail comes last."""
+        """The records in program order; past the first half of the limit, each stream's kept
+        tail comes last, then the bundles' (after the record saying how many were dropped)."""
         for stream, cap in self.caps.items():
-            if cap.dropped:
-                tail, dropped = cap.take_tail()
-                self.records.append((stream, {"text/plain": drop_marker(dropped) + tail}))
+            tail, dropped = cap.take_tail()  # past the first half (all of it when nothing was dropped)
+            if tail or dropped:
+                self.record_text(stream, (drop_marker(dropped) if dropped else "") + tail)
+        tail_bundles = self.bundles.take_tail()
+        if self.bundles.dropped_outputs:  # where the middle was dropped, one record says so
+            bundles = self.bundles
+            self.records.append(("display", dropped_bundle(bundles.dropped_outputs, bundles.dropped_outputs_size)))
+        self.records.extend(tail_bundles)
         return tuple(OutputRecord(type=kind, data=data) for kind, data in self.records)  # type: ignore[arg-type]
 
     def fail(self, error: RunError) -> None:
@@ -517,7 +545,9 @@ class RunState:
                 )
             )
         out, err = self.caps["stdout"], self.caps["stderr"]
-        stdout, stderr, dropped = out.text(), err.text(), out.dropped + err.dropped
+        stdout, stderr = out.text(), err.text()
+        dropped = out.dropped + err.dropped + self.bundles.dropped
+        outputs = self.outputs()
         tps = self.source.tps if isinstance(self.source, ReplaySource) else None
         return Result(
             mode=self.mode,
@@ -542,7 +572,8 @@ class RunState:
             tps=tps,
             state_lost=self.state_lost,
             output_dropped=dropped,
-            outputs=self.outputs(),
+            outputs=outputs,
+            outputs_dropped=self.bundles.dropped_outputs,
             extra={"t0_monotonic": self.t0, "stopped_at": self.stop_time},
         )
 
