@@ -2,6 +2,8 @@
 // way a model writes it (small deltas, at a steady rate), prints every record the server sends as
 // one JSON line, stops streaming at the first error with `stop: true` (where an agent would cancel
 // its model request), and runs a second program on the same session to show that state persists.
+// A `display` record (a figure, or in notebook mode a display(obj) or an expression's value) is
+// printed with each MIME value over 200 characters (a base64 PNG, a large HTML table) shortened.
 //
 //   npm install && EAGER_TOKEN=secret node stream.mjs [ws://127.0.0.1:8765] [program.py] [--rate 200]
 //
@@ -45,7 +47,8 @@ ws.on("error", (err) => {
 });
 ws.on("message", (data) => {
   const msg = JSON.parse(data.toString());
-  console.log(JSON.stringify(msg.type === "result" ? { type: "result", result: summary(msg.result) } : msg));
+  const shown = msg.type === "result" ? { type: "result", result: summary(msg.result) } : msg.type === "display" ? brief(msg) : msg;
+  console.log(JSON.stringify(shown));
   if (msg.type === "error" && msg.stop) stopped = true;
   if (msg.type === "result") {
     if (msg.result.error) failed = true;
@@ -55,6 +58,15 @@ ws.on("message", (data) => {
 ws.on("close", (code) => {
   if (code !== 1000 && code !== 1005) console.error(`closed by the server: ${code}`);
 });
+
+function brief(msg) {
+  const data = {};
+  for (const [mime, value] of Object.entries(msg.data ?? {})) {
+    const text = typeof value === "string" ? value : JSON.stringify(value);
+    data[mime] = text.length > 200 ? `${text.slice(0, 200)}... (${text.length} characters)` : value;
+  }
+  return { ...msg, data };
+}
 
 function summary(result) {
   return { stdout: result.stdout, error: result.error, stopped_early: result.stopped_early, nel: result.metrics.nel };

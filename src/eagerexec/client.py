@@ -112,7 +112,8 @@ class EagerClient:
 
         Yields:
             The server's records (``chunk``, ``output``, ``display``, ``error``, ``state_lost``),
-            the last one ``result``.
+            the last one ``result``. A ``display`` record's ``kind`` says what it is:
+            ``figure``, ``display`` or ``result`` (notebook mode), its ``data`` the MIME bundle.
 
         Raises:
             UsageError: not connected, or another ``stream`` of this client is running.

@@ -168,8 +168,11 @@ def run_error_message(error: RunError, *, stop: bool) -> ErrorMessage:
 def event_message(event: Event, *, stop_on_error: bool = True) -> ErrorMessage | None:
     """The record a client receives for one pipeline event, or None (not sent).
 
-    ``error`` records are left to the caller (one per run, see ``run_error_message``), except
-    that this returns None for them.
+    Output is ``output`` (``stdout``/``stderr`` text) or ``display``: a figure (``kind``
+    ``figure``, with the PNG's ``path`` the caller replaces by its ``image/png``), ``display(obj)``
+    (``kind`` ``display``) or the value of a top-level expression (``kind`` ``result``), with
+    the MIME bundle in ``data``. ``error`` records are left to the caller (one per run, see
+    ``run_error_message``), except that this returns None for them.
     """
     if isinstance(event, ChunkReady):
         chunk = event.chunk
@@ -182,8 +185,14 @@ def event_message(event: Event, *, stop_on_error: bool = True) -> ErrorMessage |
             "text": chunk.text,
         }
     if isinstance(event, OutputReceived):
-        if event.stream == "figure":
-            return {"type": "display", "data": {"text/plain": "<Figure>"}, "path": event.text}
+        if event.stream == "figure":  # the caller adds the PNG from ``path`` (and removes ``path``)
+            return {"type": "display", "kind": "figure", "data": {"text/plain": "<Figure>"}, "path": event.text}
+        if event.stream == "display" or event.stream == "result":  # notebook mode: a MIME bundle
+            # no bundle: the output limit started dropping bundles (``data`` empty, ``skipped``)
+            rich: dict[str, Any] = {"type": "display", "kind": event.stream, "data": dict(event.bundle or {})}
+            if event.skipped:
+                rich["skipped"] = event.skipped
+            return rich
         msg: dict[str, Any] = {"type": "output", "stream": event.stream, "text": event.text}
         if event.skipped:
             msg["skipped"] = event.skipped
