@@ -92,14 +92,14 @@ def test_state_output_and_main_module(name: str) -> None:
         )
         assert raw.stdout == "from-shell\n" and raw.stderr == "raw-err\n"
         info = await b.run(
-            "print(x + 1, __name__, __file__, sys.argv[0] == __file__)\nprint(open(__file__).read())\n",
+            "print(x + 1, __name__, __file__, sys.argv)\nprint(open(__file__).read())\n",
             first_line=8,
         )
         program = str(Path(b.private) / "program.py")  # the session's own directory, not the workdir
         lines = info.stdout.splitlines()
-        assert lines[0] == f"21 __main__ {program} True"
+        assert lines[0] == f"21 __main__ {program} ['program.py']"  # argv as `python program.py` has it
         assert lines[1:4] == ["x = 20", "print('hello', x)", "import sys"]
-        assert lines[8] == "print(x + 1, __name__, __file__, sys.argv[0] == __file__)"
+        assert lines[8] == "print(x + 1, __name__, __file__, sys.argv)"
 
     in_session(name, body, on_output=events.append)
     streamed = "".join(e.data for e in events if e.kind == "stdout")

@@ -111,8 +111,9 @@ Code runs as ``__main__`` (``sys.modules['__main__']``, ``__file__`` =
 PRIVATE/program.py (``--private``: the session's own directory, default DIR; the program runs in
 DIR, which is also ``sys.path[0]``), the program so far, also registered in linecache;
 ``__spec__`` None; ``__doc__`` the program's docstring, not a later string statement;
-``sys.argv`` == [``__file__``]) with whole-program line numbers (compile-time warnings too,
-shown once through the program's warnings filters), and
+``sys.argv`` == ["program.py"], the name as ``python program.py`` gives it) with
+whole-program line numbers (compile-time warnings too, shown once through the program's warnings
+filters), and
 ``from __future__`` flags accumulated across calls; a ``from __future__`` import after the
 program's first statement is the SyntaxError Python gives. After ``os.fork`` in the program the
 child runs to the end of the call that forked, then ends as a Python process ends (threads,
@@ -292,9 +293,11 @@ class Worker(_io.Channels, _ex.Execution):
             module.__loader__ = None
         sys.modules["__main__"] = module
         self.ns = module.__dict__
-        sys.argv = [self.program]
-        if hasattr(sys, "orig_argv"):  # 3.10+: the command line, as `python program.py` has it
-            sys.orig_argv = [sys.orig_argv[0], self.program]
+        # the command line `python program.py` (run where the program runs) gives
+        name = os.path.basename(self.program)
+        sys.argv = [name]
+        if hasattr(sys, "orig_argv"):  # 3.10+
+            sys.orig_argv = [sys.orig_argv[0], name]
         sys.path[0] = self.workdir
         self.preload_errors = {}
         for name in filter(None, opts["preload"].split(",")):
