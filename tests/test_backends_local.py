@@ -106,6 +106,29 @@ def test_state_output_and_main_module(name: str) -> None:
     assert "hello 20\n" in streamed and "from-shell\n" in streamed
 
 
+def test_program_excepthook_handles_the_error_which_is_still_reported(name: str) -> None:
+    """An uncaught error goes to the program's ``sys.excepthook`` (the worker's frames removed
+    from its traceback), not printed by the worker; the call still reports the error."""
+    src = (
+        "import sys, traceback\n"
+        "def hook(kind, value, tb):\n"
+        "    print('hooked', kind.__name__, value, [f.name for f in traceback.extract_tb(tb)])\n"
+        "sys.excepthook = hook\n"
+        "def f():\n"
+        "    raise ValueError('boom')\n"
+        "f()\n"
+    )
+
+    async def body(b: Any) -> None:
+        for show in (False, True):
+            out = await b.run(src, show_traceback=show)
+            assert out.stdout == "hooked ValueError boom ['<module>', 'f']\n" and out.stderr == ""
+            assert out.error is not None and out.error.type == "ValueError" and out.error.message == "boom"
+            assert out.error.printed and out.error.line == 6
+
+    in_session(name, body)
+
+
 def test_traceback_uses_whole_program_lines(name: str) -> None:
     async def body(b: Any) -> None:
         await b.run("def f(n):\n    return 10 // n\n")
