@@ -13,8 +13,9 @@ moment a statement fails (``BatchEnded.error``), the pipeline stops the source a
 stream. When the framework finally invokes the tool, ``result(call_id)`` awaits the cached
 ``Result`` (or, for a call that was never streamed, runs the code it is given), and
 ``format_result`` renders what the model reads: the output (head and tail within the one output
-limit) and, on failure, the error type, message, failing line and a short traceback, with the
-statements after it said not to have run.
+limit; in notebook mode the displayed values' text in program order with the prints) and, on
+failure, the error type, message, failing line and a short traceback, with the statements after
+it said not to have run.
 
 The API (small on purpose; the LangGraph and smolagents adapters use it too):
 
@@ -347,29 +348,62 @@ def format_error(error: RunError) -> str:
     return "\n".join(lines)
 
 
+def _in_program_order(result: Result) -> str:
+    """stdout and the ``text/plain`` of display/result records (notebook mode), interleaved as the
+    program produced them; figure records as ``[figure] path``. Each displayed value starts and
+    ends a line, as a notebook shows it."""
+    out: list[str] = []
+    at_line_start = True
+    for record in result.outputs:
+        if record.type == "stdout":
+            text = str(record.data.get("text/plain", ""))
+        elif record.type in ("display", "result"):
+            plain = record.data.get("text/plain")
+            text = (plain if isinstance(plain, str) else "") + "\n"
+            if not at_line_start:
+                text = "\n" + text
+        elif record.type == "figure":
+            text = ("" if at_line_start else "\n") + f"[figure] {record.data.get('image/png', '')}\n"
+        else:  # stderr: said on its own, below
+            continue
+        if text:
+            out.append(text)
+            at_line_start = text.endswith("\n")
+    return "".join(out)
+
+
 def format_result(result: Result, *, limit: int = 2 * DEFAULT_TOOL_OUTPUT) -> str:
     """What the model reads back from one code tool call.
 
     Args:
         result: the run's result.
-        limit: characters of stdout plus stderr at most (the session's output limit already
-            kept each stream's head and tail; this bounds the sum).
+        limit: characters of the output and of stderr, each, at most (the session's output
+            limit already kept each stream's head and tail; this bounds what the model reads).
 
     Returns:
-        The output (``stdout``, then ``stderr`` under a header), then the error if any; ``(no
-        output)`` when there was neither.
+        The output, then ``stderr`` under a header, the figures' paths, then the error if any;
+        ``(no output)`` when there was none. In notebook mode (``Session(notebook=True)``) the
+        output is stdout with the ``text/plain`` of each displayed value (``display(obj)``, a
+        bare ``df.describe()``) in program order.
     """
     parts: list[str] = []
-    if result.stdout:
-        parts.append(_cut(result.stdout, limit).rstrip("\n"))
+    inline: set[str] = set()
+    if any(o.type in ("display", "result") for o in result.outputs):
+        main = _in_program_order(result)
+        inline = {str(o.data.get("image/png")) for o in result.outputs if o.type == "figure"}
+    else:
+        main = result.stdout
+    if main.strip():
+        parts.append(_cut(main, limit).rstrip("\n"))
     stderr = result.stderr
     if result.error is not None and result.error.traceback:
         # the traceback is said below, shorter
         stderr = stderr.replace(result.error.traceback, "")
     if stderr.strip():
         parts.append("[stderr]\n" + _cut(stderr, limit).rstrip("\n"))
-    if result.figures:
-        parts.append("[figures] " + ", ".join(result.figures))
+    figures = [path for path in result.figures if path not in inline]
+    if figures:
+        parts.append("[figures] " + ", ".join(figures))
     if result.state_lost:
         parts.append("[the interpreter was restarted: earlier variables and imports are gone]")
     if result.error is not None:
