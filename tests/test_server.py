@@ -479,11 +479,6 @@ def test_display_and_result_events_are_display_records_with_their_bundle() -> No
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server/_connection.py adds the PNG to every display record (msg.pop('path')): a bundle has no "
-    "path, the KeyError drops the record; the fix is `if msg['type'] == 'display' and 'path' in msg:`",
-)
 def test_a_notebook_session_sends_display_records_in_program_order() -> None:
     notebook = make(backend_options={"notebook": True})
     with notebook.websocket_connect("/v1/stream", headers=AUTH) as ws:

@@ -200,7 +200,7 @@ class Connection:
             return
         msg = event_message(event)
         if msg is not None:
-            if msg["type"] == "display":
+            if msg["type"] == "display" and "path" in msg:  # a figure: the PNG goes inline
                 msg = _with_png(msg)
             self._send(msg)
 
