@@ -6,6 +6,7 @@ import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from click.testing import CliRunner, Result
@@ -21,9 +22,10 @@ def server() -> Iterator[OpenAIServer]:
 
 
 @pytest.fixture(autouse=True)
-def _no_env_key(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_env_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)  # the program's default workdir: the current directory
 
 
 def chat(server: OpenAIServer, *args: str) -> Result:
@@ -209,3 +211,76 @@ def test_interactive_follow_ups_share_state(server: OpenAIServer) -> None:
     assert res.exit_code == 0, res.output
     assert messages(server, 2)[-1] == {"role": "user", "content": "double it"}
     assert messages(server, 3)[-1]["content"] == "20"
+
+
+def test_env_passes_only_the_named_variables(server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EAGER_CHAT_GIVEN", "given")
+    monkeypatch.setenv("EAGER_CHAT_OTHER", "other")
+    server.push(
+        tool_call("import os\nprint(os.environ.get('EAGER_CHAT_GIVEN'), os.environ.get('EAGER_CHAT_OTHER'))"),
+        Script(content=["ok"]),
+    )
+    res = chat(server, "--once", "--env", "EAGER_CHAT_GIVEN", "env")
+    assert res.exit_code == 0, res.output
+    assert messages(server, 1)[-1]["content"] == "given None"
+
+
+def test_the_key_reaches_the_program_only_when_named(server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")
+    server.push(tool_call("import os\nprint(os.environ.get('OPENAI_API_KEY'))"), Script(content=["ok"]))
+    res = chat(server, "--once", "--env", "OPENAI_API_KEY", "key")
+    assert res.exit_code == 0, res.output
+    assert server.requests[0].headers["authorization"] == "Bearer sk-test-secret"
+    assert messages(server, 1)[-1]["content"] == "sk-test-secret"
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--env", "EAGER_CHAT_NOT_SET"], "--env EAGER_CHAT_NOT_SET: no such variable in the environment"),
+        (["--backend", "local", "--network"], "--network applies to the sandbox and docker backends"),
+        (["--workdir", "missing-dir"], "missing-dir"),
+    ],
+)
+def test_bad_env_network_and_workdir_are_one_line_and_exit_2(server: OpenAIServer, args: list[str], says: str) -> None:
+    res = chat(server, "--once", *args, "go")
+    assert res.exit_code == 2
+    assert says in res.stderr and not server.requests
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("eager: error:"), res.stderr
+
+
+def test_network_gives_the_sandbox_the_hosts_network(server: OpenAIServer) -> None:
+    address = urlsplit(server.base_url)
+    code = (
+        f"import socket\ntry:\n    socket.create_connection(({address.hostname!r}, {address.port}), timeout=5).close()\n"
+        "    print('reached')\nexcept OSError:\n    print('no network')\n"
+    )
+    server.push(tool_call(code), Script(content=["done"]), tool_call(code), Script(content=["done"]))
+    assert chat(server, "--once", "net").exit_code == 0
+    assert messages(server, 1)[-1]["content"] == "no network"
+    res = chat(server, "--once", "--network", "net")
+    assert res.exit_code == 0, res.output
+    assert messages(server, 3)[-1]["content"] == "reached"
+
+
+def test_the_program_runs_in_the_current_directory_or_workdir(server: OpenAIServer, tmp_path: Path) -> None:
+    (tmp_path / "data.csv").write_text("a,b\n1,2\n")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "data.csv").write_text("c\n")
+    code = "print(open('data.csv').read().split()[0])\nopen('out.txt', 'w').write('kept')"
+    server.push(tool_call(code), Script(content=["ok"]), tool_call(code), Script(content=["ok"]))
+    assert chat(server, "--once", "read").exit_code == 0
+    assert messages(server, 1)[-1]["content"] == "a,b"
+    assert chat(server, "--once", "--workdir", str(other), "read").exit_code == 0
+    assert messages(server, 3)[-1]["content"] == "c"
+    assert (tmp_path / "out.txt").read_text() == "kept" and (other / "out.txt").read_text() == "kept"
+
+
+@pytest.mark.parametrize("how", SPLITS)
+def test_notebook_values_reach_the_model(server: OpenAIServer, how: str) -> None:
+    server.push(tool_call("x = [3, 1, 2]\nprint('sorted:')\nsorted(x)\n", how), Script(content=["ok"]))
+    res = chat(server, "--once", "--notebook", "show")
+    assert res.exit_code == 0, res.output
+    assert messages(server, 1)[-1]["content"] == "sorted:\n[1, 2, 3]"

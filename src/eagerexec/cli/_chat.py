@@ -13,9 +13,12 @@ answers without code, or at ``--max-turns`` (said).
 
 Bad input never loses the transcript: a refused request (401/429/5xx), a dropped stream or a
 malformed event ends the chat with one line ``eager: error: ...`` and exit status 1, after the
-conversation so far is saved (``--save``). The API key is read from ``OPENAI_API_KEY`` and
-removed from this process's environment before the interpreter starts, so the program never
-sees it. ``--resume FILE`` reloads a saved conversation and re-runs its code (said) to rebuild
+conversation so far is saved (``--save``). The program runs as ``eager run``'s does
+(``files_options``): in ``--workdir`` (default: the current directory), with only the
+environment variables named by ``--env`` and, in the sandbox, no network unless ``--network``;
+``--notebook`` shows displayed values (and the model reads them). The API key is read from
+``OPENAI_API_KEY`` and removed from this process's environment before the interpreter starts, so
+the program never sees it unless ``--env OPENAI_API_KEY`` names it. ``--resume FILE`` reloads a saved conversation and re-runs its code (said) to rebuild
 the interpreter's state before continuing.
 """
 
@@ -46,7 +49,14 @@ from ..integrations._common import (
 )
 from ..pipeline import BatchEnded, BatchStarted, ChunkReady, Event, OutputReceived, Result, RunFinished
 from ..sources import FenceExtractor
-from ._replay import check_backend, warn_unisolated
+from ._replay import (
+    check_backend,
+    files_options,
+    notebook_option,
+    notebook_session,
+    program_options,
+    warn_unisolated,
+)
 
 __all__ = ["chat_command"]
 
@@ -444,7 +454,7 @@ async def _go(
     base_url: str | None,
     api_key: str,
     backend: str,
-    workdir: str | None,
+    options: dict[str, Any],
     system: str,
     max_turns: int,
     save: Path | None,
@@ -454,7 +464,6 @@ async def _go(
     import openai
 
     client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=1)
-    options: dict[str, Any] = {"workdir": workdir} if workdir else {}
     messages = load_transcript(resume) if resume else [{"role": "system", "content": system}]
     async with CodeToolSession(backend, on_event=view.event, **options) as tools:
         chat = Chat(client=client, model=model, tools=tools, view=view, messages=messages, max_turns=max_turns, save=save)
@@ -487,36 +496,38 @@ async def _go(
     show_default=True,
     help="sandbox (isolated, no network), docker, local or jupyter (unisolated: a warning says so).",
 )
-@click.option("--workdir", default=None, type=click.Path(file_okay=False), help="The program's working directory.")
-@click.option("--notebook", is_flag=True, help="Run the code in a Jupyter kernel (the jupyter backend).")
 @click.option("--max-turns", type=click.IntRange(min=1), default=20, show_default=True, help="Model turns per prompt.")
 @click.option("--system", "system_file", default=None, type=click.Path(dir_okay=False), help="System prompt file.")
 @click.option("--save", default=None, type=click.Path(dir_okay=False), help="Write the conversation (JSON lines).")
 @click.option("--resume", default=None, type=click.Path(dir_okay=False), help="Continue a saved conversation.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object at the end instead of the live view.")
+@notebook_option
+@files_options
 def chat_command(
     prompt: str | None,
     once: bool,
     model: str,
     base_url: str | None,
     backend: str,
-    workdir: str | None,
-    notebook: bool,
     max_turns: int,
     system_file: str | None,
     save: str | None,
     resume: str | None,
     as_json: bool,
+    notebook: bool,
+    workdir: str | None,
+    env_names: tuple[str, ...],
+    network: bool,
 ) -> None:
     """Chat with a model that runs Python as it writes it (an agent loop).
 
-    The key comes from OPENAI_API_KEY and is never passed to the program. Exit status with
-    --once: 0 when the model answered, 1 when the loop hit --max-turns or the server failed.
+    The key comes from OPENAI_API_KEY and is never passed to the program (unless named with
+    --env). Exit status with --once: 0 when the model answered, 1 when the loop hit --max-turns
+    or the server failed; 2 for usage errors.
     """
     require("openai", extra="openai", feature="eager chat")
-    if notebook:
-        backend = "jupyter"
     check_backend(backend)
+    options = {**program_options(backend, workdir, env_names, network), **notebook_session(notebook)}
     warn_unisolated(backend)
     if once and prompt is None:
         raise UsageError("--once needs a PROMPT")
@@ -544,7 +555,7 @@ def chat_command(
                 base_url=base_url,
                 api_key=api_key,
                 backend=backend,
-                workdir=workdir,
+                options=options,
                 system=system,
                 max_turns=max_turns,
                 save=Path(save) if save else None,
