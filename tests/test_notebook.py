@@ -470,5 +470,5 @@ def test_the_plain_view_says_when_bundles_are_dropped_and_shows_the_last_ones_at
     assert text.count("displayed outputs dropped by the output limit") == 1
     shown = re.findall(r"    \| '(\d{4})'", text)
     assert shown[0] == "0000" and shown[-1] == "0499" and len(shown) < 20
-    assert "[... %d outputs" % result.outputs_dropped in text
+    assert f"[... {result.outputs_dropped} outputs" in text
     assert text.index("| done") < text.index("| '0499'")  # the tail of the limit comes at the end
