@@ -284,3 +284,14 @@ def test_notebook_values_reach_the_model(server: OpenAIServer, how: str) -> None
     res = chat(server, "--once", "--notebook", "show")
     assert res.exit_code == 0, res.output
     assert messages(server, 1)[-1]["content"] == "sorted:\n[1, 2, 3]"
+
+
+def test_json_lists_the_outputs_as_mime_bundles(server: OpenAIServer) -> None:
+    server.push(tool_call("print('p')\n6 * 7\n"), Script(content=["bye"]))
+    res = chat(server, "--once", "--json", "--notebook", "x")
+    assert res.exit_code == 0, res.output
+    run = json.loads(res.output)["turns"][0]["runs"][0]
+    assert run["outputs"] == [
+        {"type": "stdout", "data": {"text/plain": "p\n"}},
+        {"type": "result", "data": {"text/plain": "42"}},
+    ]

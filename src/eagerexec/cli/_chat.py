@@ -106,6 +106,7 @@ class TurnRecord:
                     "code": r.code,
                     "stdout": r.stdout,
                     "stderr": r.stderr,
+                    "outputs": [o.to_dict() for o in r.outputs],
                     "error": None if r.error is None else r.error.to_dict(),
                     "metrics": r.metrics.to_dict(),
                 }
