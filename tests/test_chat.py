@@ -295,3 +295,13 @@ def test_json_lists_the_outputs_as_mime_bundles(server: OpenAIServer) -> None:
         {"type": "stdout", "data": {"text/plain": "p\n"}},
         {"type": "result", "data": {"text/plain": "42"}},
     ]
+
+
+def test_a_flood_of_displayed_values_is_bounded_and_said(server: OpenAIServer) -> None:
+    server.push(tool_call("for i in range(3000):\n    display('v%04d' % i)\n"), Script(content=["ok"]))
+    res = chat(server, "--once", "--notebook", "flood")
+    assert res.exit_code == 0, res.output
+    assert res.output.count("displayed values dropped by the output limit") == 1
+    back = messages(server, 1)[-1]["content"]
+    assert isinstance(back, str) and len(back) < 40_000
+    assert back.startswith("'v0000'") and back.endswith("'v2999'") and "outputs (" in back

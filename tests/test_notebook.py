@@ -400,7 +400,7 @@ print("end")
 '''
 
 
-@pytest.mark.parametrize("how", ["whole", "random"])
+@pytest.mark.parametrize("how", ["whole", "chars", "random"])
 def test_bundles_are_under_the_one_output_limit_the_same_in_both_modes(how: str) -> None:
     limit = 20_000
     events: dict[str, list[ee.OutputReceived]] = {"serial": [], "eager": []}

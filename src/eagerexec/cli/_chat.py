@@ -148,6 +148,8 @@ class _View:
         elif isinstance(event, OutputReceived):
             if event.stream == "figure":
                 self.line(f"  [figure] {event.text}")
+            elif event.bundle is None and event.stream in ("display", "result"):
+                self.line("  [... displayed values dropped by the output limit; the model gets the last ones ...]")
             else:
                 if not self._col0 and self._out_start:
                     self.write("\n")
