@@ -472,3 +472,24 @@ def test_the_plain_view_says_when_bundles_are_dropped_and_shows_the_last_ones_at
     assert shown[0] == "0000" and shown[-1] == "0499" and len(shown) < 20
     assert f"[... {result.outputs_dropped} outputs" in text
     assert text.index("| done") < text.index("| '0499'")  # the tail of the limit comes at the end
+
+
+@pytest.mark.parametrize("backend", ["sandbox", "jupyter"])
+def test_the_bundle_limit_gives_the_same_records_on_every_backend(backend: str) -> None:
+    if backend == "jupyter" and not _jupyter_available():
+        pytest.skip("jupyter extra not installed")
+    program = "print('s')\nfor i in range(400):\n    display('v%04d' % i)\n'end'\n"
+
+    def run(name: str) -> ee.Result:
+        async def main() -> ee.Result:
+            async with Session(name, notebook=True, max_output=300) as s:
+                return await s.run(program)
+
+        try:
+            return arun(main())
+        except ee.BackendUnavailableError as exc:
+            pytest.skip(str(exc))
+
+    local, other = run("local"), run(backend)
+    assert _records(other) == _records(local)
+    assert other.outputs_dropped == local.outputs_dropped > 350 and other.output_dropped == local.output_dropped
