@@ -197,15 +197,28 @@ def test_kernel_death_then_fresh_session() -> None:
 
 
 @pytest.mark.parametrize(
-    ("code", "exit_code", "is_error"),
-    [("import sys\nsys.exit(3)", 3, True), ("import sys\nsys.exit()", 0, False), ("raise SystemExit('no')", 1, True)],
+    ("code", "exit_code", "is_error", "stderr"),
+    [
+        ("import sys\nsys.exit(3)", 3, True, ""),
+        ("import sys\nsys.exit()", 0, False, ""),
+        ("raise SystemExit('no')", 1, True, "no\n"),
+        # as python: an int's low byte, -1 beyond a C long long; any other value printed, status 1
+        ("import sys\nsys.exit(256)", 0, False, ""),
+        ("import sys\nsys.exit(-1)", 255, True, ""),
+        ("raise SystemExit(2**64)", 255, True, ""),
+        ("import sys\nsys.exit(False)", 0, False, ""),
+        ("import sys\nsys.exit(True)", 1, True, ""),
+        ("import sys\nsys.exit('5')", 1, True, "5\n"),
+        ("raise SystemExit(1, 'two')", 1, True, "(1, 'two')\n"),
+    ],
 )
-def test_sys_exit_maps_to_exit_code(code: str, exit_code: int, is_error: bool) -> None:
+def test_sys_exit_maps_to_exit_code(code: str, exit_code: int, is_error: bool, stderr: str) -> None:
     async def body(b: JupyterBackend) -> list[Any]:
         return [await b.run(code), await b.run("print('still here')")]
 
     outcome, after = run(body)
     assert outcome.exit_code == exit_code and outcome.stopped
+    assert outcome.stderr == stderr
     assert (outcome.error is not None) == is_error
     if is_error:
         assert outcome.error is not None and outcome.error.type == "SystemExit"

@@ -61,8 +61,6 @@ _XFAIL_ROWS: list[tuple[tuple[str, ...], tuple[str, ...], str, str, str]] = [
     (("open_fds",), _WORKER, "*", "*", "the worker's own descriptors are open in the program (python: 0, 1, 2)"),
     (("os_exit_4",), _WORKER, "eager", "slow", "stdout flushed at the end of each call: output python loses at os._exit() is kept"),
     (("subprocess_buffered",), _WORKER, "eager", "slow", "stdout flushed at the end of each call: a child's output comes after the parent's unflushed print"),
-    (("exit_256", "exit_false", "exit_minus1"), ("jupyter",), "*", "*", "sys.exit(n) status not as python's (256 -> 0, False -> 0, -1 -> 255)"),
-    (("exit_bye",), ("jupyter",), "*", "*", "sys.exit('message') does not print the message on stderr"),
 ]
 XFAIL: dict[tuple[str, str, str, str], str] = {
     (program, backend, mode, rate): why

@@ -12,6 +12,7 @@ from eagerexec.backends._jupyter_msgs import (
     Collected,
     exec_error,
     exit_code_of,
+    exit_status,
     monotonic_offset,
     one_line,
     strip_ansi,
@@ -83,7 +84,11 @@ def test_exec_error_from_a_foreign_kernel_keeps_name_and_value() -> None:
 
 
 def test_exit_codes_follow_python() -> None:
-    assert [exit_code_of(v) for v in ("", "None", "0", "3", "-1", "bye")] == [0, 0, 0, 3, -1, 1]
+    values = ("", "None", "0", "3", "-1", "256", "257", "False", "True", "bye", "5 apples")
+    assert [exit_code_of(v) for v in values] == [0, 0, 0, 3, 255, 0, 1, 0, 1, 1, 1]
+    assert [exit_status(n) for n in (0, 255, 256, -1, -256, 2**63 - 1, 2**63, -(2**63), -(2**63) - 1, True)] == [
+        0, 255, 0, 255, 0, 255, 255, 0, 255, 1,
+    ]
 
 
 def test_strip_ansi_and_one_line() -> None:

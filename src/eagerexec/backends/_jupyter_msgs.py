@@ -22,6 +22,7 @@ __all__ = [
     "Collected",
     "exec_error",
     "exit_code_of",
+    "exit_status",
     "monotonic_offset",
     "one_line",
     "strip_ansi",
@@ -74,13 +75,28 @@ def one_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+_C_LONG_LONG = 1 << 63
+
+
+def exit_status(code: int) -> int:
+    """The status ``python file.py`` exits with for ``sys.exit(code)``, ``code`` an int (or a
+    bool): its low byte, as the OS keeps it (256 -> 0, -1 -> 255); beyond a C ``long long``
+    Python exits with -1, so 255."""
+    return code & 0xFF if -_C_LONG_LONG <= code < _C_LONG_LONG else 0xFF
+
+
 def exit_code_of(evalue: str) -> int:
-    """The status ``python file.py`` exits with for ``SystemExit(evalue)``."""
+    """The status ``python file.py`` exits with for a ``SystemExit`` whose ``str()`` is
+    ``evalue``: 0 for ``None``, an int's (or a bool's) ``exit_status``, else 1 (Python prints the
+    value on stderr). From the text alone ``sys.exit('5')`` reads as ``sys.exit(5)``: Python
+    kernels get the exact status from the backend's setup instead (``jupyter._PYTHON_SETUP``)."""
     text = evalue.strip()
-    if text in ("", "None"):
+    if text in ("", "None", "False"):
         return 0
+    if text == "True":
+        return 1
     try:
-        return int(text)
+        return exit_status(int(text))
     except ValueError:
         return 1
 

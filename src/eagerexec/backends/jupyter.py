@@ -19,7 +19,9 @@ are mapped onto the same ``Outcome`` the other backends return:
   (IPython strips *leading* blank lines, hence the comment). The kernel's traceback is stripped
   of ANSI codes and of the padding lines, and its ``Cell In[n], line k`` headers are parsed into
   frames.
-- ``SystemExit`` (ipykernel reports it as an error and keeps running) -> ``exit_code``.
+- ``SystemExit`` (ipykernel reports it as an error and keeps running) -> ``exit_code``, the
+  status ``python file.py`` would exit with; a Python kernel also prints a non-int value on stderr
+  as Python does (a ``post_run_cell`` hook installed at start, ``_EXIT_HOOK``).
 - times: the reply's ``started`` metadata and header date are wall-clock; they are moved to the
   host's ``time.monotonic()`` scale with an offset measured once.
 - timeout: SIGINT through ``interrupt_kernel`` (state kept); code that survives the interrupt for
@@ -70,12 +72,40 @@ __all__ = ["JupyterBackend"]
 _INLINE_MPL = "module://matplotlib_inline.backend_inline"
 # Languages whose kernels read '#' as a comment: their cells can be shifted to program lines.
 _HASH_COMMENT_LANGUAGES = frozenset({"python", "r", "julia"})
+# An uncaught SystemExit as `python file.py` ends with it (Python's _Py_HandleSystemExit): None
+# is status 0, an int its low byte (-1 beyond a C long long), anything else is printed on stderr
+# and is status 1. IPython only reports it; this post_run_cell hook (run before ipykernel reads the
+# error for its reply) prints what Python would print and leaves SystemExit(status) as the cell's
+# error, so the reply's evalue is the exact status (the IOPub error keeps the original value).
+# Kernel-side code: any Python 3 the kernel runs; it must never raise.
+_EXIT_HOOK = """\
+def _eager_exit(result=None):
+    e = getattr(result, 'error_in_exec', None)
+    if not isinstance(e, SystemExit):
+        return
+    try:
+        code = e.code
+        if code is None:
+            status = 0
+        elif isinstance(code, int):
+            status = code & 255 if -2**63 <= code < 2**63 else 255
+        else:
+            import sys
+            status = 1
+            print(code, file=sys.stderr)
+            sys.stderr.flush()
+    except Exception:
+        status = 1
+    result.error_in_exec = SystemExit(status)
+get_ipython().events.register('post_run_cell', _eager_exit)
+del _eager_exit
+"""
 _PYTHON_SETUP = (
     "import warnings as _eager_w\n"
     "_eager_w.filterwarnings('ignore', message='To exit: use')\n"
     "del _eager_w\n"
     # program semantics, as under `python file.py`: expression statements are not echoed
-    "get_ipython().ast_node_interactivity = 'none'\n"
+    "get_ipython().ast_node_interactivity = 'none'\n" + _EXIT_HOOK
 )
 _POLL_SLICE = 0.25  # seconds between liveness checks while a call runs
 _REPLY_IDLE_GRACE = 1.0  # wait this long for IOPub idle once the shell reply is in
@@ -464,7 +494,9 @@ class JupyterBackend(Backend):
         if col.error is not None:
             ename = str(col.error.get("ename", "Error"))
             if ename == "SystemExit":
-                exit_code = exit_code_of(str(col.error.get("evalue", "")))
+                # the reply's evalue: the exact status, when the setup's exit hook ran (python)
+                said = content if content.get("ename") == "SystemExit" else col.error
+                exit_code = exit_code_of(str(said.get("evalue", "")))
             if exit_code != 0:
                 error = exec_error(col.error, self._cell_first_line, self._program_lines)
         for payload in content.get("payload", []) or []:
