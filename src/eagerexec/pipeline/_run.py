@@ -177,7 +177,9 @@ class RunState:
             )
         elif cap.dropped_outputs and not dropped_before:
             # the limit is reached: say so once, live (no bundle); the last ones come with the result
-            self.emit(OutputReceived(time=t, stream=kind, text="", batch=self.current_batch, skipped=cap.dropped))
+            self.emit(
+                OutputReceived(time=t, stream=kind, text="", batch=self.current_batch, skipped=cap.dropped_outputs_size)
+            )
 
     def record_text(self, stream: str, text: str) -> None:
         records = self.records
