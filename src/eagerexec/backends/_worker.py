@@ -116,8 +116,12 @@ whole-program line numbers (compile-time warnings too, shown once through the pr
 filters), and
 ``from __future__`` flags accumulated across calls; a ``from __future__`` import after the
 program's first statement is the SyntaxError Python gives. After ``os.fork`` in the program the
-child runs to the end of the call that forked, then ends as a Python process ends (threads,
-atexit, flush, its own exit status; an uncaught exception is printed) without ever replying.
+child never replies; it runs to the end of the call that forked, then (a fork of the main thread)
+the later requests, which its parent forwards to it (see ``_worker_io.Channels``), and ends as a
+Python process ends (threads, atexit, flush, its own exit status; an uncaught exception is
+printed) at an uncaught exception or ``sys.exit``, at "end", at EOF, or when its parent waits for
+it (``os.waitpid``/``os.wait``, not WNOHANG) while it waits for more code: the parent gets no
+more code until the wait ends.
 
 Figures left open are saved to DIR/figures after each call that asks for it ("fig"), and only
 those changed since they were last saved. A figure the program itself saved as PNG and has not
@@ -130,10 +134,12 @@ Known differences from ``python prog.py`` (by design or out of reach): output is
 end of each call, while waiting and before ``fork`` (Python would hold it in its buffer until
 exit, ``os._exit`` would lose it, a forked child would repeat it; in eager mode this changes the
 order against other writers to the same pipe, e.g. a subprocess); in eager mode a forked child
-ends with the call that forked it (the later calls go to the parent); the worker's channels
+runs only the code its parent has received, so it ends when its parent waits for it (Python would
+run the rest of the program in the child too); the worker's channels
 (and the program file it writes) are open descriptors the program can see in /proc/self/fd;
 in eager mode ``__file__`` holds the program received so far; ``sys.modules`` also lists the
-stdlib modules the worker imports; ``signal.getsignal(signal.SIGIO)`` is the worker's handler.
+stdlib modules the worker imports; ``signal.getsignal(signal.SIGIO)`` is the worker's handler; ``os._exit``, ``os.waitpid`` and
+``os.wait`` are the worker's wrappers (``functools.wraps``).
 """
 
 import sys
@@ -309,7 +315,17 @@ class Worker(_io.Channels, _ex.Execution):
         if _Refs.show is not None:
             warnings._showwarnmsg = _ex._catch_compile_warning
         os._exit = functools.wraps(_real_exit)(_io._os_exit)
-        os.register_at_fork(before=self._flush)
+        os.waitpid = functools.wraps(_io._real_waitpid)(_io._waitpid)
+        os.wait = functools.wraps(_io._real_wait)(_io._wait)
+        self.children = []  # forked children the later requests go to: [socket, pending, pid]
+        self.fork_channel = None  # the channel of the fork under way (socket pair)
+        self.forwarded = False  # a forked child that reads requests its parent forwards
+        self.nosignal = 0
+        os.register_at_fork(
+            before=self._before_fork,
+            after_in_parent=self._after_fork_in_parent,
+            after_in_child=self._after_fork_in_child,
+        )
         _WORKER.append(self)
         self.ctl_pending = b""
         self._listen_for_interrupts()
@@ -337,7 +353,9 @@ class Worker(_io.Channels, _ex.Execution):
                     body = self.recv()
                     if body is not None and body[:1] == b"A":  # a late acknowledgement of a ``D``
                         continue
-                    if body is None or body[:1] == b"Q":
+                    if self.children:  # forked children run the rest of the program too
+                        self._forward(body)
+                    if body is None or body[:1] in (b"Q", b"W"):  # W: see _worker_io.Channels
                         status = self.status if self.status is not None else 0
                         return self._end_program(status)
                     req = _decode(body[1:].decode("utf-8", "surrogatepass"))

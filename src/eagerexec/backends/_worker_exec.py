@@ -334,8 +334,11 @@ class Execution:
             raise error.args[0]
         if probe is not None:
             return None
-        if os.getpid() != self.pid:  # a forked child finished the program's code
-            self._end_child(error)
+        if os.getpid() != self.pid:  # a forked child finished the call's code
+            if error is not None or end or not self.forwarded:
+                self._end_child(error)
+            self._flush()  # it goes on with the requests its parent forwards; it never replies
+            return {"i": req["i"], "s": started, "e": ended, "err": None, "x": None, "f": [], "t": False}
         status, err = (None, None) if error is None else self._uncaught(error, show)
         del error
         # What the program would exit with if it ended here (None: it did not stop).

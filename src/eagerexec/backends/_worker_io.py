@@ -4,7 +4,8 @@ Loaded by ``_worker.py`` (whose docstring is the protocol's reference) as a priv
 only, Python 3.7 syntax (no walrus, no positional-only parameters), ASCII only. ``Channels`` is
 the ``Worker``'s half that talks to the host: requests in (polling, then waiting with a flush of
 the program's output every _FLUSH_EVERY seconds), frames out, CTL read in a SIGIO handler
-(interrupts and flush requests), the figures saved after a call. The call state (``_state``) and
+(interrupts and flush requests), the later requests forwarded to a child the program forked,
+the figures saved after a call. The call state (``_state``) and
 the ``os._exit`` wrapper live here, where the SIGIO handler and ``reply`` read them.
 """
 
@@ -17,6 +18,7 @@ import shutil
 import signal
 import struct
 import sys
+import threading
 import time
 import traceback
 
@@ -25,6 +27,7 @@ _HEADER = struct.Struct(">I")
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 _decode = json.JSONDecoder().decode
 _CALL_ID = struct.Struct(">I")
+_WAITED = _HEADER.pack(3) + b"W{}"  # to a forked child: its parent waits for it (see Channels)
 _FLUSH_EVERY = 0.05
 
 # Idle-time garbage collection (see Worker._idle).
@@ -58,6 +61,22 @@ def _os_exit(status):
     if _WORKER and isinstance(status, int):
         _WORKER[0].program_exit(status)
     _real_exit(status)
+
+
+_real_waitpid = os.waitpid
+_real_wait = os.wait
+
+
+def _waitpid(pid, options):
+    if _WORKER and _WORKER[0].children and not options & os.WNOHANG:
+        _WORKER[0]._awaited(pid)
+    return _real_waitpid(pid, options)
+
+
+def _wait():
+    if _WORKER and _WORKER[0].children:
+        _WORKER[0]._awaited(-1)
+    return _real_wait()
 
 
 def _open_channels(argv):
@@ -261,6 +280,100 @@ class Channels:
         if interrupt:
             raise KeyboardInterrupt
 
+    # -- forked children: the program's later requests, forwarded ---------------------------
+    # A fork of the main thread during a call gives the child a channel (a socket pair: a send
+    # to a child that is gone raises no SIGPIPE) on which the parent forwards each request it
+    # takes after the fork: the child runs the rest of the program as under ``python prog.py``
+    # (as far as the host has sent it), never replying. A blocking ``os.waitpid``/``os.wait``
+    # of the parent for the child sends it ``W``: the parent gets no more code until the wait
+    # ends, so a child waiting for more ends its program then (it would wait forever).
+    def _before_fork(self):
+        """Flush the program's output (a child never repeats its parent's buffered output) and
+        make the child's channel."""
+        self._flush()
+        self.fork_channel = None
+        if _state.running and threading.current_thread() is threading.main_thread():
+            try:
+                import socket
+
+                self.fork_channel = socket.socketpair()
+                self.nosignal = getattr(socket, "MSG_NOSIGNAL", 0)
+            except Exception:  # no channel: the child ends with the call that forked it
+                pass
+
+    def _after_fork_in_parent(self):
+        pair, self.fork_channel = self.fork_channel, None
+        if pair is not None:
+            pair[1].close()
+            pair[0].setblocking(False)
+            self.children.append([pair[0], bytearray(), None])  # socket, pending, pid
+
+    def _after_fork_in_child(self):
+        """Read the later requests from the channel, never from the host's; forget the
+        parent's other children; tell the parent this child's pid."""
+        pair, self.fork_channel = self.fork_channel, None
+        for child in self.children:
+            try:
+                child[0].close()
+            except Exception:
+                pass
+        self.children = []
+        if pair is None:
+            return
+        pair[0].close()
+        try:
+            pair[1].send(_CALL_ID.pack(os.getpid()))
+        except OSError:
+            pass
+        self.rfd = pair[1].detach()
+        os.set_blocking(self.rfd, not self.spin)
+        del self.buf[:]  # what the parent had read ahead reaches the child through the channel
+        self.forwarded = True
+
+    def _forward(self, body):
+        """Pass a request (None: EOF) on to the forked children still alive, never blocking:
+        what a busy child cannot take yet waits in its pending buffer."""
+        for child in list(self.children):
+            if body is not None:
+                child[1] += _HEADER.pack(len(body)) + body
+            if not self._push(child) or body is None:
+                self._drop(child)
+
+    def _push(self, child):
+        """Send what ``child`` has pending; False when it is gone."""
+        sock, pending = child[0], child[1]
+        try:
+            while pending:
+                n = sock.send(pending, self.nosignal)
+                del pending[:n]
+        except (BlockingIOError, InterruptedError):
+            return True
+        except OSError:
+            return False
+        return True
+
+    def _drop(self, child):
+        try:
+            self.children.remove(child)
+            child[0].close()
+        except Exception:
+            pass
+
+    def _awaited(self, pid):
+        """The program waits (blocking) for child ``pid`` (-1 or <= 0: any, or a group)."""
+        for child in list(self.children):
+            if child[2] is None:
+                try:
+                    data = child[0].recv(4)
+                    if len(data) == 4:
+                        child[2] = _CALL_ID.unpack(data)[0]
+                except OSError:
+                    pass
+            if pid <= 0 or child[2] in (None, pid):
+                child[1] += _WAITED
+                if not self._push(child):
+                    self._drop(child)
+
     def _flush(self):
         for stream in self.streams:
             try:
@@ -332,6 +445,9 @@ class Channels:
                 except BlockingIOError:
                     continue
             self._flush()
+            for child in list(self.children):  # a busy child's requests, as it takes them
+                if child[1] and not self._push(child):
+                    self._drop(child)
 
     def _idle(self):
         """Use the wait for the next request: collect garbage now if a full collection is near.
