@@ -138,6 +138,35 @@ def test_figures_are_kept_outside_the_workdir_after_close(name: str, workdir: Pa
     assert sorted(p.name for p in (workdir / "figures").iterdir()) == ["keep.txt"]
 
 
+@pytest.mark.parametrize("name", BACKENDS)
+def test_plt_show_saves_the_figure_in_its_own_call_and_leaves_it_open(name: str, workdir: Path) -> None:
+    # Plain mode: plt.show() keeps its meaning (the figure stays open, as under Agg) and the
+    # figure is drawn then, in the call of the statement that shows it, not after the program.
+    if name == "docker":
+        pytest.skip("the docker image has no matplotlib")
+    pytest.importorskip("matplotlib")
+
+    async def body(b: WorkerBackend) -> list[tuple[str, ...]]:
+        calls = [
+            ("import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()\n", False),
+            ("print(plt.get_fignums())\nplt.show()\n", False),  # open, unchanged: not drawn again
+            ("plt.title('more')\n", False),  # changed after it was shown
+            ("x = 1\n", True),  # the closing capture draws only what changed since
+        ]
+        seen = []
+        for code, figures in calls:
+            out = await b.run(code, figures=figures)
+            assert out.ok, out.error
+            seen.append(out.figures)
+            if code.startswith("print"):
+                assert out.stdout == "[1]\n"
+        return seen
+
+    seen = in_session(name, body, workdir=workdir)
+    assert [len(f) for f in seen] == [1, 0, 0, 1]
+    assert all(Path(f[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for f in seen if f)
+
+
 def test_sandbox_never_chowns_a_workdir_it_cannot_write(workdir: Path) -> None:
     """As root, the sandbox drops to uid 65534 only when that uid can write the workdir; a
     root-owned 0755 directory is left alone and the program keeps root (capabilities dropped)."""

@@ -178,7 +178,7 @@ def _load(name):
 
 try:
     _io = _load("_worker_io")
-    _load("_worker_display")
+    _nb = _load("_worker_display")
     _ex = _load("_worker_exec")
 finally:
     for _name in _SIBLINGS:
@@ -281,6 +281,7 @@ class Worker(_io.Channels, _ex.Execution):
         self.streams = [s for s in (sys.stdout, sys.stderr) if s is not None]
         os.environ["MPLBACKEND"] = "Agg"
         _io._FigureHook.install()
+        _nb.watch_show(self)
         _io._apply_limits(opts["rlimit"], opts["user"])
         os.chdir(self.workdir)
         self.program_file = open(self.program, "w", encoding="utf-8")

@@ -13,6 +13,12 @@ once for the session (``enable``):
 * ``matplotlib.pyplot.show`` shows each open figure as a PNG (saved in the figures directory
   too, its path listed in the reply's "f") and closes them, as Jupyter's inline backend does.
 
+Plain mode (``watch_show``, from the start) patches ``plt.show`` too, but keeps its meaning: the
+original runs (under Agg, what ``python prog.py`` does), and then the figures changed since their
+last capture are saved right away, left open (``Worker._save_figures``). A figure is drawn when
+the program shows it, inside that statement's call, where eager mode hides it behind generation;
+only the figures never shown are drawn after the program's last statement.
+
 An object renders through IPython's conventions (``bundle_of``): ``_repr_mimebundle_`` first,
 then each ``_repr_*_`` method for the types still missing; ``text/plain`` is always there
 (``repr``); binary data is base64. A method that raises is skipped with one line on stderr.
@@ -50,6 +56,8 @@ _TEXT = ("text/", "image/svg+xml", "application/javascript")
 
 class _Session:
     worker = None  # the Worker, once notebook mode is on
+    plain = None  # the Worker in plain mode (watch_show): plt.show() saves the changed figures
+    show = None  # pyplot's own show, once patched
 
 
 def _is_str(node):
@@ -112,6 +120,15 @@ def compile_showing(text, filename, flags, start):
         return None
 
 
+def watch_show(worker):
+    """Plain mode: ``plt.show()`` runs pyplot's own and then saves the changed figures now."""
+    _Session.plain = worker
+    if sys.modules.get("matplotlib.pyplot") is not None:
+        _patch_pyplot(sys.modules["matplotlib.pyplot"])
+    else:
+        sys.meta_path.insert(0, _PyplotHook())
+
+
 def enable(worker):
     """Turn notebook mode on for the session (idempotent)."""
     if _Session.worker is not None:
@@ -122,7 +139,7 @@ def enable(worker):
         builtins.display = display
     if sys.modules.get("matplotlib.pyplot") is not None:
         _patch_pyplot(sys.modules["matplotlib.pyplot"])
-    else:
+    elif not any(isinstance(hook, _PyplotHook) for hook in sys.meta_path):
         sys.meta_path.insert(0, _PyplotHook())
 
 
@@ -318,8 +335,15 @@ def _text(obj):
 
 def _pyplot_show(*args, **kwargs):
     worker = _Session.worker
-    if worker is not None:
+    if worker is not None:  # notebook mode: show them inline and close them
         worker.shown.extend(show_figures(worker, False, True))
+        return None
+    value = _Session.show(*args, **kwargs) if _Session.show is not None else None
+    plain = _Session.plain
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plain is not None and plt is not None:
+        plain.shown.extend(plain._save_figures(plt))
+    return value
 
 
 def _patch_pyplot(module):
@@ -327,6 +351,7 @@ def _patch_pyplot(module):
         original = module.show
         if getattr(original, "_eagerexec", False):
             return
+        _Session.show = original
         _pyplot_show.__doc__ = original.__doc__
         _pyplot_show._eagerexec = True
         module.show = _pyplot_show

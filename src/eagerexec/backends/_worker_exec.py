@@ -289,7 +289,7 @@ class Execution:
         if req.get("nb") and not self.notebook:
             self.notebook = True
             _nb.enable(self)
-        self.shown = []  # figures plt.show() showed during the call (notebook mode)
+        self.shown = []  # figures plt.show() saved during the call
         try:
             self._record_program(source, first_line)
         except Exception:
@@ -344,7 +344,7 @@ class Execution:
         # What the program would exit with if it ended here (None: it did not stop).
         stop = status if status is not None else (err.pop("_status") if err is not None else None)
         save = req.get("fig", True)
-        figures = self._after_call(save and not self.notebook)  # before atexit closes them
+        figures = self.shown + self._after_call(save and not self.notebook)  # before atexit closes them
         if self.notebook:  # plt.show()'s figures, then those left open, as bundles too
             figures = self.shown + (_nb.show_figures(self, True, False) if save else [])
         if end:
