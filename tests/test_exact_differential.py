@@ -15,8 +15,9 @@ Two tables keep the known differences in one place:
 
 * ``XFAIL``: differences that are bugs being fixed (issue 13). Each is a strict xfail: once the
   fix lands the test fails until its row is removed.
-* ``BY_DESIGN``: differences a backend cannot avoid (README, "Exactness: where backends
-  differ"). The suite asserts that exactly the documented fields differ.
+* ``BY_DESIGN``: differences a backend cannot avoid, on every run or only in one mode at one
+  rate (README, "Exactness: where backends differ"). The suite asserts that the run differs, in
+  the documented fields only.
 
 A backend that is unavailable is skipped with the reason, unless it is named in
 ``EAGEREXEC_REQUIRE_BACKENDS`` (comma list): then the test fails.
@@ -55,12 +56,8 @@ _WORKER = ("local", "sandbox", "docker")
 _SYNTAX_PROGRAMS = ("future_not_first", "return_outside", "syntax_error_middle", "unexpected_indent")
 _XFAIL_ROWS: list[tuple[tuple[str, ...], tuple[str, ...], str, str, str]] = [
     (("excepthook",), _WORKER, "*", "*", "sys.excepthook is not called for an uncaught error: the traceback is reported"),
-    (("frames_view", "print_stack"), _WORKER, "*", "*", "the worker's own frames are on the program's stack (f_back, inspect.stack(), print_stack)"),
     (("sys_flags",), _WORKER, "*", "*", "the worker runs with -B (sys.flags.dont_write_bytecode) and an absolute sys.argv[0]"),
     (("fork_child",), _WORKER, "eager", "slow", "a forked child's output is lost when the call that forked ends"),
-    (("open_fds",), _WORKER, "*", "*", "the worker's own descriptors are open in the program (python: 0, 1, 2)"),
-    (("os_exit_4",), _WORKER, "eager", "slow", "stdout flushed at the end of each call: output python loses at os._exit() is kept"),
-    (("subprocess_buffered",), _WORKER, "eager", "slow", "stdout flushed at the end of each call: a child's output comes after the parent's unflushed print"),
 ]
 XFAIL: dict[tuple[str, str, str, str], str] = {
     (program, backend, mode, rate): why
@@ -82,14 +79,24 @@ PRIVATE = (
     "os.listdir('.') has no program.py; dirname(__file__) is neither the cwd nor sys.path[0]"
 )
 FORK = "jupyter: os.fork() in a kernel is unsupported (the child has the kernel's sockets, no IOPub thread: it may hang)"
+STACK = (
+    "worker backends: the worker's own frames are under the program's module frame (f_back, inspect.stack(), "
+    "traceback.print_stack): the frame that runs the program's code is always on the stack"
+)
+FDS = "worker backends: the worker's channels to the host are open descriptors in the program (/proc/self/fd)"
+FLUSHED = (
+    "worker backends, eager mode: the program's output is flushed when each call ends (the call's output is "
+    "reported then, not held for an unbounded wait on the model): what os._exit() loses in python is kept, a "
+    "child writing the same pipe comes after the parent's earlier prints"
+)
 
 # (program, backend) -> why the program is not run there at all (it cannot finish reliably).
 NOT_RUN: dict[tuple[str, str], str] = {("fork_child", "jupyter"): FORK}
 
-# (program, backend) -> (the fields allowed to differ, why). The suite asserts that the run differs
-# from python's, in those fields only.
-BY_DESIGN: dict[tuple[str, str], tuple[frozenset[str], str]] = {
-    (program, backend): (frozenset(fields), why)
+# (program, backend, mode, rate) -> (the fields allowed to differ, why); "*" is every mode or rate.
+# The suite asserts that the run differs from python's, in those fields only.
+BY_DESIGN: dict[tuple[str, str, str, str], tuple[frozenset[str], str]] = {
+    (program, backend, "*", "*"): (frozenset(fields), why)
     for (program, backend), (fields, why) in {
         ("assert_fail", "jupyter"): (["frames", "stderr"], TRACEBACK),
         ("raise_chained", "jupyter"): (["frames", "stderr"], TRACEBACK),
@@ -126,26 +133,37 @@ BY_DESIGN: dict[tuple[str, str], tuple[frozenset[str], str]] = {
         ("exit_builtin", "jupyter"): (["status"], PROCESS),
     }.items()
 }
+_BY_DESIGN_WORKER_ROWS: list[tuple[tuple[str, ...], str, str, tuple[str, ...], str]] = [
+    # (programs, mode, rate, fields, why), on each of local, sandbox, docker
+    (("cwd_files", "dunders"), "*", "*", ("stdout",), PRIVATE),
+    (("frames_view", "print_stack"), "*", "*", ("stdout",), STACK),
+    (("open_fds",), "*", "*", ("stdout",), FDS),
+    (("os_exit_4", "subprocess_buffered"), "eager", "slow", ("stdout",), FLUSHED),
+]
 BY_DESIGN.update(
     {
-        (program, backend): (frozenset(["stdout"]), PRIVATE)
-        for program in ("cwd_files", "dunders")
-        for backend in ("local", "sandbox", "docker")
+        (program, backend, mode, rate): (frozenset(fields), why)
+        for programs, mode, rate, fields, why in _BY_DESIGN_WORKER_ROWS
+        for program in programs
+        for backend in _WORKER
     }
 )
 
 
+def _keys(program: str, backend: str, mode: str, rate: str) -> list[tuple[str, str, str, str]]:
+    """The table keys that can name this run, most specific first ("*": every mode or rate)."""
+    return [(program, b, m, r) for b in (backend, "*") for m in (mode, "*") for r in (rate, "*")]
+
+
+def _by_design(program: str, backend: str, mode: str, rate: str) -> tuple[frozenset[str], str] | None:
+    for key in _keys(program, backend, mode, rate):
+        if key in BY_DESIGN:
+            return BY_DESIGN[key]
+    return None
+
+
 def _xfail_reason(program: str, backend: str, mode: str, rate: str) -> str | None:
-    for key in (
-        (program, backend, mode, rate),
-        (program, backend, mode, "*"),
-        (program, backend, "*", rate),
-        (program, backend, "*", "*"),
-        (program, "*", mode, rate),
-        (program, "*", mode, "*"),
-        (program, "*", "*", rate),
-        (program, "*", "*", "*"),
-    ):
+    for key in _keys(program, backend, mode, rate):
         if key in XFAIL:
             return XFAIL[key]
     return None
@@ -254,7 +272,7 @@ def _params() -> list[object]:
                 for rate in RATES:
                     m = list(marks)
                     reason = _xfail_reason(program, backend, mode, rate)
-                    if reason is not None and (program, backend) not in BY_DESIGN:
+                    if reason is not None and _by_design(program, backend, mode, rate) is None:
                         m.append(pytest.mark.xfail(strict=True, reason=f"issue 13: {reason}"))
                     out.append(pytest.param(program, backend, mode, rate, marks=m, id=f"{program}-{backend}-{mode}-{rate}"))
     return out
@@ -276,7 +294,7 @@ def test_exactly_python(program: str, backend: str, mode: str, rate: str) -> Non
     got = observe(result)
     want = expected(program, backend, mode, got)
     differs = want.differences(got)
-    design = BY_DESIGN.get((program, backend))
+    design = _by_design(program, backend, mode, rate)
     if design is not None:
         fields, why = design
         assert differs, f"documented difference ({why}) is gone: remove its BY_DESIGN row and README line"
@@ -290,6 +308,22 @@ def test_corpus_is_large_enough_and_valid_for_python() -> None:
     assert all(k[0] in PROGRAMS for k in XFAIL), "an XFAIL row names a program that is gone"
     assert all(k[0] in PROGRAMS for k in BY_DESIGN), "a BY_DESIGN row names a program that is gone"
     assert all(k[0] in PROGRAMS for k in NOT_RUN), "a NOT_RUN row names a program that is gone"
+
+
+def test_readme_table_is_the_by_design_table() -> None:
+    """README's "Exactness: where backends differ" lists exactly the (program, backend) pairs of
+    ``BY_DESIGN`` and ``NOT_RUN``: one table, kept in step with the suite."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Exactness: where backends differ", 1)[1].split("\n## ", 1)[0]
+    listed: set[tuple[str, str]] = set()
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or cells[0] in ("Backend", "---"):
+            continue
+        backends = [b for b in BACKENDS if b in cells[0]]
+        listed |= {(p.strip(), b) for p in cells[2].split(",") for b in backends}
+    tested = {(program, backend) for program, backend, _, _ in BY_DESIGN} | set(NOT_RUN)
+    assert listed == tested, f"README only: {sorted(listed - tested)}; suite only: {sorted(tested - listed)}"
 
 
 def test_parse_error_reads_python_reports() -> None:
