@@ -480,7 +480,7 @@ def test_display_and_result_events_are_display_records_with_their_bundle() -> No
 
 
 def test_a_notebook_session_sends_display_records_in_program_order() -> None:
-    notebook = make(backend_options={"notebook": True})
+    notebook = make(notebook=True, pool_size=1)  # a warm pool's session gets notebook mode too
     with notebook.websocket_connect("/v1/stream", headers=AUTH) as ws:
         msgs = send_program(ws, ["print('a')\n1 + 1\ndisplay({'k': 1})\nprint('b')\n"])
     out = [(m["type"], m.get("kind") or m.get("stream"), m.get("data") or m.get("text")) for m in msgs

@@ -135,6 +135,20 @@ def test_streams_over_a_real_socket_and_refuses_bad_tokens_with_401(server: str)
     assert httpx.post(f"http{server[2:]}/v1/execute", json={"code": "1"}).status_code == 401
 
 
+def test_serve_notebook_sends_expression_values_as_display_records() -> None:
+    with running_server("--notebook") as (url, _):
+
+        async def go() -> list[dict[str, Any]]:
+            async with connect(f"{url}/v1/stream", additional_headers=AUTH) as ws:
+                return await program(ws, list("x = 2\nx * 21\nprint('done')\n"))
+
+        msgs = asyncio.run(go())
+    shown = [m for m in msgs if m["type"] == "display"]
+    assert [(m["kind"], m["data"]["text/plain"]) for m in shown] == [("result", "42")]
+    assert stdout(msgs) == "done\n"
+    assert msgs.index(shown[0]) < next(i for i, m in enumerate(msgs) if m["type"] == "output")
+
+
 def test_a_100_mb_message_closes_that_connection_only(server: str) -> None:
     async def go() -> None:
         async with connect(f"{server}/v1/stream", additional_headers=AUTH) as other:

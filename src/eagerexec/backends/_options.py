@@ -57,7 +57,9 @@ class CommonOptions(TypedDict, total=False):
             text, named by ``__file__`` and tracebacks, and captured figures) live in a private
             temporary directory outside it, removed on close except for the figures.
         max_output: characters of stdout (and of stderr) kept per call: the first half and the
-            last half; what lies between is dropped behind a marker line (at least 2).
+            last half; what lies between is dropped behind a marker line (at least 2). A run
+            (``Session``) keeps this many per run, and gives notebook display/result bundles a
+            budget of the same size, by encoded size.
         env: environment variables for the program. Nothing of this process's environment
             reaches the program unless passed here; each backend adds only what an interpreter
             needs to run (local: ``LOCAL_ENV_NAMES``; sandbox: a fixed PATH, LANG, HOME...;

@@ -82,7 +82,8 @@ def output_options(f: Callable[..., Any]) -> Callable[..., Any]:
         show_default=True,
         metavar="CHARS",
         help="Characters of stdout (and of stderr) kept per run: the first and the last half; "
-        "what lies between is dropped and counted. Same in serial and eager mode, on every backend.",
+        "what lies between is dropped and counted. Notebook display/result bundles get a budget of the "
+        "same size (their encoded size). Same in serial and eager mode, on every backend.",
     )(f)
 
 

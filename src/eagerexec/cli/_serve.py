@@ -38,7 +38,14 @@ def _parse_size(text: str | None) -> int | None:
 @click.option("--python", default=None, help="Interpreter of the sessions.")
 @click.option("--timeout", type=Number(0, min_open=True), default=30.0, show_default=True, help="Seconds per statement.")
 @click.option("--memory", default=None, help="Memory per session (sandbox), e.g. 1G.")
-@click.option("--max-output", type=click.IntRange(2), default=100_000, show_default=True, help="Characters kept per stream per call.")
+@click.option(
+    "--max-output",
+    type=click.IntRange(2),
+    default=100_000,
+    show_default=True,
+    help="Characters of stdout (and of stderr) kept per program, head and tail; notebook bundles get the same budget.",
+)
+@click.option("--notebook", is_flag=True, help="Notebook output: expression values and display() as display records.")
 @click.option("--idle-ttl", type=Number(0, min_open=True), default=600.0, show_default=True, help="Seconds a connection may idle.")
 @click.option("--max-message", default="1M", show_default=True, help="Largest client message.")
 @click.option("--max-sessions-per-token", type=click.IntRange(1), default=8, show_default=True)
@@ -76,6 +83,7 @@ def serve_command(
     timeout: float,
     memory: str | None,
     max_output: int,
+    notebook: bool,
     idle_ttl: float,
     max_message: str,
     max_sessions_per_token: int,
@@ -101,6 +109,7 @@ def serve_command(
         tokens=tokens,
         backend=backend,
         backend_options={"python": python} if python else {},
+        notebook=notebook,
         timeout=timeout,
         memory=_parse_size(memory),
         max_output=max_output,

@@ -34,7 +34,10 @@ class ServerConfig:
         backend_options: more ``open_backend`` options (``python=``...).
         timeout: seconds a statement may run before it is interrupted (None: no limit).
         memory: bytes of memory per session (the sandbox's address-space limit; None: none).
-        max_output: characters of stdout and of stderr kept per statement call.
+        max_output: characters of stdout (and of stderr) kept per program, head and tail; notebook
+            display/result bundles get a budget of the same size (by encoded size).
+        notebook: notebook output in every session (``Session(notebook=True)``): expression
+            values and ``display(obj)`` reach the client as ``display`` records.
         idle_ttl: seconds a connection may stay idle (no message, no program running).
         max_message: the largest client message, in bytes.
         max_sessions_per_token: concurrent sessions (connections and executes) per token.
@@ -58,6 +61,7 @@ class ServerConfig:
     timeout: float | None = 30.0
     memory: int | None = None
     max_output: int = 100_000
+    notebook: bool = False
     idle_ttl: float = 600.0
     max_message: int = 1 << 20
     max_sessions_per_token: int = 8

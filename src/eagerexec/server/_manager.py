@@ -126,7 +126,7 @@ class SessionManager:
         Args:
             on_event: called with every event of every run.
         """
-        options: dict[str, Any] = {"on_event": on_event}
+        options: dict[str, Any] = {"on_event": on_event, "notebook": self.config.notebook}
         if self._ray_actor is not None:
             return RaySession(
                 self._ray_actor, self.config.backend, timeout=self.config.timeout, **options,

@@ -65,6 +65,7 @@ def openapi_schema() -> dict[str, Any]:
                         "stopped_early": {"type": "boolean"},
                         "state_lost": {"type": "boolean"},
                         "output_dropped": {"type": "integer"},
+                        "outputs_dropped": {"type": "integer"},
                         "metrics": {"type": "object"},
                         "timeline": {"type": "object"},
                     },
