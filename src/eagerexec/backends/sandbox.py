@@ -187,7 +187,6 @@ class SandboxBackend(WorkerBackend):
             "HOME": str(self.private / "home"),  # caches and dotfiles stay out of the workdir
             "TMPDIR": "/tmp",
             "MPLBACKEND": "Agg",
-            "PYTHONDONTWRITEBYTECODE": "1",
             "USER": "sandbox",
         }
         env.update(self.env)
