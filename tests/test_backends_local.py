@@ -254,6 +254,38 @@ def test_spin_out_of_range_is_a_usage_error() -> None:
         open_backend("local", spin=1.0)
 
 
+def test_forked_children_run_later_calls_and_leave_no_descriptors(name: str) -> None:
+    """A child forked at the top level runs the later calls too (the worker forwards them);
+    children forked and reaped in a loop leave no descriptor behind in the worker."""
+    loop = (
+        "n0 = len(os.listdir('/proc/self/fd'))\n"
+        "for _ in range(100):\n"
+        "    if os.fork() == 0:\n"
+        "        os._exit(0)\n"
+        "    os.wait()\n"
+        "for _ in range(100):\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        os._exit(0)\n"
+        "    os.waitpid(pid, 0)\n"
+        "print(len(os.listdir('/proc/self/fd')) - n0)\n"
+    )
+
+    async def body(b: Any) -> None:
+        await b.run("import os\nprint('one', flush=True)\npid = os.fork()\n")
+        later = await b.run("print('child' if pid == 0 else 'parent', flush=True)\n", first_line=4)
+        done = await b.run("if pid == 0:\n    os._exit(0)\nprint(os.waitpid(pid, 0)[1])\n", first_line=5)
+        assert later.ok and done.ok and done.stdout.endswith("0\n")
+        counted = await b.run(loop, first_line=8)
+        assert counted.ok and counted.stdout == "0\n"
+
+    events: list[OutputEvent] = []
+    in_session(name, body, on_output=events.append)
+    # the child's output streams with whichever call runs as it writes (or between calls)
+    streamed = "".join(e.data for e in events if e.kind == "stdout")
+    assert sorted(streamed.splitlines()) == ["0", "0", "child", "one", "parent"]
+
+
 def test_code_ignoring_the_interrupt_is_killed(name: str) -> None:
     async def body(b: Any) -> None:
         await b.run("x = 41\n")

@@ -27,6 +27,7 @@ _HEADER = struct.Struct(">I")
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 _decode = json.JSONDecoder().decode
 _CALL_ID = struct.Struct(">I")
+_PEEK = 2  # socket.MSG_PEEK (socket is imported at the program's first fork only)
 _WAITED = _HEADER.pack(3) + b"W{}"  # to a forked child: its parent waits for it (see Channels)
 _FLUSH_EVERY = 0.05
 
@@ -68,15 +69,23 @@ _real_wait = os.wait
 
 
 def _waitpid(pid, options):
-    if _WORKER and _WORKER[0].children and not options & os.WNOHANG:
-        _WORKER[0]._awaited(pid)
-    return _real_waitpid(pid, options)
+    worker = _WORKER[0] if _WORKER and _WORKER[0].children else None
+    if worker is not None and not options & os.WNOHANG:
+        worker._awaited(pid)
+    result = _real_waitpid(pid, options)
+    if worker is not None and result[0] > 0:
+        worker._reaped(result[0])
+    return result
 
 
 def _wait():
-    if _WORKER and _WORKER[0].children:
-        _WORKER[0]._awaited(-1)
-    return _real_wait()
+    worker = _WORKER[0] if _WORKER and _WORKER[0].children else None
+    if worker is not None:
+        worker._awaited(-1)
+    result = _real_wait()
+    if worker is not None:
+        worker._reaped(result[0])
+    return result
 
 
 def _open_channels(argv):
@@ -293,6 +302,8 @@ class Channels:
         self._flush()
         self.fork_channel = None
         if _state.running and threading.current_thread() is threading.main_thread():
+            if len(self.children) >= 8:
+                self._prune()
             try:
                 import socket
 
@@ -359,16 +370,45 @@ class Channels:
         except Exception:
             pass
 
+    def _learn_pid(self, child):
+        """Read the pid ``child`` sent (None while it has not); False when it is gone."""
+        if child[2] is None:
+            try:
+                data = child[0].recv(4)
+            except (BlockingIOError, InterruptedError):
+                return True
+            except OSError:
+                return False
+            if len(data) != 4:
+                return False
+            child[2] = _CALL_ID.unpack(data)[0]
+        return True
+
+    def _prune(self):
+        """Close the channels of children that are gone (a program forking in a loop keeps
+        no descriptor for each child it forked)."""
+        for child in list(self.children):
+            try:
+                if self._learn_pid(child) and child[0].recv(1, _PEEK) != b"":
+                    continue
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                pass
+            self._drop(child)
+
+    def _reaped(self, pid):
+        """Child ``pid`` was waited for: it is gone (its pid, sent first, is readable now)."""
+        for child in list(self.children):
+            if not self._learn_pid(child) or child[2] == pid:
+                self._drop(child)
+
     def _awaited(self, pid):
         """The program waits (blocking) for child ``pid`` (-1 or <= 0: any, or a group)."""
         for child in list(self.children):
-            if child[2] is None:
-                try:
-                    data = child[0].recv(4)
-                    if len(data) == 4:
-                        child[2] = _CALL_ID.unpack(data)[0]
-                except OSError:
-                    pass
+            if not self._learn_pid(child):
+                self._drop(child)
+                continue
             if pid <= 0 or child[2] in (None, pid):
                 child[1] += _WAITED
                 if not self._push(child):
