@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -11,6 +10,8 @@ from urllib.parse import urlsplit
 import pytest
 from click.testing import CliRunner, Result
 from openai_server import OpenAIServer, Script
+from streams import SPLITS
+from streams import split as _split
 
 from eagerexec.cli import main
 
@@ -34,21 +35,11 @@ def chat(server: OpenAIServer, *args: str) -> Result:
     )
 
 
-SPLITS = ["whole", "chars", "random"]
-
 
 def split(text: str, how: str, seed: int = 0) -> list[str]:
-    if how == "whole":
-        return [text]
-    if how == "chars":
-        return list(text)
-    rng = random.Random(seed)
-    out, i = [], 0
-    while i < len(text):
-        n = rng.randint(1, 7)
-        out.append(text[i : i + n])
-        i += n
-    return out
+    return _split(text, how, seed, longest=7)
+
+
 
 
 def tool_call(code: str, how: str = "whole", **kw: object) -> Script:

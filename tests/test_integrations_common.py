@@ -5,29 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 from typing import Any
 
 import pytest
+from streams import SPLITS
+from streams import split as _split
 
 from eagerexec import Result
 from eagerexec.integrations import CodeToolSession, format_result
 
-SPLITS = ["whole", "chars", "random"]
-
 
 def split(text: str, how: str) -> list[str]:
-    if how == "whole":
-        return [text]
-    if how == "chars":
-        return list(text)
-    rng = random.Random(len(text))
-    out, i = [], 0
-    while i < len(text):
-        n = rng.randint(1, 9)
-        out.append(text[i : i + n])
-        i += n
-    return out
+    return _split(text, how, seed=len(text))
+
+
 
 
 def run(code: str, how: str = "whole", **options: Any) -> Result:

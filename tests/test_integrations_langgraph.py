@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
-import random
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -21,25 +20,11 @@ pytest.importorskip("langgraph")
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGenerationChunk
+from streams import SPLITS
+from streams import split as _pieces
 
 from eagerexec import MissingExtraError, UnknownOptionError
 from eagerexec.integrations.langgraph import EagerPython
-
-SPLITS = ["whole", "chars", "random"]
-
-
-def _pieces(text: str, split: str, seed: int = 0) -> list[str]:
-    if split == "whole":
-        return [text]
-    if split == "chars":
-        return list(text)
-    rng = random.Random(seed)
-    out, i = [], 0
-    while i < len(text):
-        n = rng.randint(1, 9)
-        out.append(text[i : i + n])
-        i += n
-    return out
 
 
 class StreamingFake(FakeMessagesListChatModel):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,26 +20,18 @@ from openai.types.responses import (
     ResponseOutputMessage,
     ResponseOutputText,
 )
+from streams import SPLITS
+from streams import split as _split
 
 from eagerexec.integrations.openai_agents import EagerPython
 
 set_tracing_disabled(True)  # no trace export (it would need the network)
 
-SPLITS = ["whole", "chars", "random"]
-
 
 def split(text: str, how: str) -> list[str]:
-    if how == "whole":
-        return [text]
-    if how == "chars":
-        return list(text)
-    rng = random.Random(3)
-    out, i = [], 0
-    while i < len(text):
-        n = rng.randint(1, 9)
-        out.append(text[i : i + n])
-        i += n
-    return out
+    return _split(text, how, seed=3)
+
+
 
 
 async def base_events(output: list[Any]) -> list[Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 from collections.abc import AsyncIterator
 
 import pytest
@@ -14,24 +13,16 @@ pytest.importorskip("pydantic_ai")
 from pydantic_ai import Agent
 from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart, ToolReturnPart
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
+from streams import SPLITS
+from streams import split as _split
 
 from eagerexec.integrations.pydantic_ai import EagerPython
 
-SPLITS = ["whole", "chars", "random"]
-
 
 def split(text: str, how: str) -> list[str]:
-    if how == "whole":
-        return [text]
-    if how == "chars":
-        return list(text)
-    rng = random.Random(7)
-    out, i = [], 0
-    while i < len(text):
-        n = rng.randint(1, 9)
-        out.append(text[i : i + n])
-        i += n
-    return out
+    return _split(text, how, seed=7)
+
+
 
 
 class Scripted:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import random
 import sys
 import time
 from collections.abc import Generator, Iterator
@@ -18,25 +17,11 @@ pytest.importorskip("smolagents")
 
 from smolagents import CodeAgent, Tool
 from smolagents.models import ChatMessage, ChatMessageStreamDelta, MessageRole, Model, TokenUsage
+from streams import SPLITS
+from streams import split as pieces
 
 from eagerexec import MissingExtraError, UsageError
 from eagerexec.integrations.smolagents import EagerExecutor, TagExtractor
-
-SPLITS = ["whole", "chars", "random"]
-
-
-def pieces(text: str, split: str, seed: int = 0) -> list[str]:
-    if split == "whole":
-        return [text]
-    if split == "chars":
-        return list(text)
-    rng = random.Random(seed)
-    out, i = [], 0
-    while i < len(text):
-        n = rng.randint(1, 9)
-        out.append(text[i : i + n])
-        i += n
-    return out
 
 
 class ScriptedModel(Model):
