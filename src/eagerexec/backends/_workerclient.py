@@ -290,7 +290,7 @@ class WorkerBackend(Backend):
         if not spawning.cancelled() and spawning.exception() is None:
             proc = spawning.result()
             self._kill(proc)
-            self._close_process(proc)
+            proc.close()
 
     async def _shutdown(self) -> None:
         """Stop the worker: EOF -> wait -> terminate -> wait -> kill, then always reap."""
@@ -332,27 +332,12 @@ class WorkerBackend(Backend):
         if self._watch is not None:
             self._watch.stop()
             self._watch = None
-        self._close_process(proc)
+        proc.close()
         self._poller = None
         self._proc = None
         self._dead = True
         if self._pending is not None and not self._pending.done():
             self._pending.set_result(None)
-
-    @staticmethod
-    def _close_process(proc: WorkerProcess) -> None:
-        """Close the host's ends and run the cleanups (after the process is gone)."""
-        with contextlib.suppress(Exception):
-            proc.process.wait()
-        for fd in (proc.from_worker, proc.stdout, proc.stderr, proc.control, proc.to_worker):
-            if fd >= 0:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        proc.to_worker = proc.control = -1
-        callbacks, proc.cleanup = proc.cleanup, []
-        for callback in callbacks:
-            with contextlib.suppress(Exception):
-                callback()
 
     # -- loop callbacks -------------------------------------------------------------------
     def _on_reply(self) -> None:
@@ -380,7 +365,7 @@ class WorkerBackend(Backend):
                     if event is not None:
                         self.emit(event)
                     if message.get("w"):  # the worker waits until its output so far is read
-                        self._write(proc, ACK_FRAME)
+                        proc.send(ACK_FRAME)
                     continue
                 if kind == b"P":  # the call's next statement starts: its own timeout
                     self._on_part(message)
@@ -431,8 +416,7 @@ class WorkerBackend(Backend):
             self._pending.set_result(None)
 
     def _on_part(self, message: dict[str, Any]) -> None:
-        """A ``P`` frame: the running call's next part (statement) starts; it gets the whole
-        timeout (unless the call already timed out)."""
+        """A ``P`` frame: the call's next part (statement) starts, with the whole timeout."""
         timer = self._timer
         if timer is None or message.get("i") != self._call_id or self._kill_reason is not None:
             return
@@ -499,7 +483,7 @@ class WorkerBackend(Backend):
             self._part_timeout = timeout
             self._timer = loop.call_later(timeout, self._on_timeout, call_id)
         try:
-            self._write(proc, encode_request(call_id, request, part_marks=bool(timeout)))
+            proc.send(encode_request(call_id, request, part_marks=bool(timeout)))
             if self.spin:
                 self._spin_for_reply(pending)
             if pending.done():
@@ -575,15 +559,6 @@ class WorkerBackend(Backend):
             self._on_reply()
             if time.perf_counter() >= deadline:
                 return
-
-    def _write(self, proc: WorkerProcess, data: bytes) -> None:
-        try:
-            view = memoryview(data)
-            while view:
-                n = os.write(proc.to_worker, view)
-                view = view[n:]
-        except OSError:  # the worker is gone; the exit watch reports it
-            pass
 
     async def _died(self, fresh: bool) -> Outcome:
         proc = self._proc

@@ -2,7 +2,8 @@
 
 Strategy: ``spawn_with_pipes`` creates the five pipes (requests, replies, interrupts, the
 user's stdout and stderr), starts the command in its own session with stdin on /dev/null, and
-closes the child's ends in the parent. ``OutputCollector`` decodes one output stream incrementally
+closes the child's ends in the parent; ``WorkerProcess`` holds the host's ends (``send`` writes a
+request, ``close`` closes them once the process is gone). ``OutputCollector`` decodes one output stream incrementally
 and keeps at most ``limit`` characters per call, adding a visible marker when it cuts.
 ``remove_keeping_figures`` cleans a temporary working directory but keeps the PNGs that
 outcomes point to. The protocol itself lives in ``_workerclient.py``.
@@ -62,6 +63,30 @@ class WorkerProcess:
     stdout: int
     stderr: int
     cleanup: list[Callable[[], None]] = field(default_factory=list)
+
+    def send(self, data: bytes) -> None:
+        """Write ``data`` on the request channel (nothing when the worker is gone: its exit
+        watch reports that)."""
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self.to_worker, view) :]
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        """Close the host's ends and run the cleanups (after the process is gone)."""
+        with contextlib.suppress(Exception):
+            self.process.wait()
+        for fd in (self.from_worker, self.stdout, self.stderr, self.control, self.to_worker):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.to_worker = self.control = -1
+        callbacks, self.cleanup = self.cleanup, []
+        for callback in callbacks:
+            with contextlib.suppress(Exception):
+                callback()
 
 
 def spawn_with_pipes(
