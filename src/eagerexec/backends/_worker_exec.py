@@ -22,7 +22,7 @@ import traceback
 import types
 
 import _eagerexec_worker_display as _nb
-from _eagerexec_worker_io import _real_exit, _state, _type_name
+from _eagerexec_worker_io import _HEADER, _real_exit, _state, _type_name
 
 _FUTURE_MASK = 0
 for _name in __future__.all_feature_names:
@@ -319,7 +319,7 @@ class Execution:
                 tell = req.get("tp") and len(codes) > 1
                 for code in codes:
                     if tell and times:
-                        self.send(b"P", {"i": st.call_id, "k": len(times)})
+                        self._part_starts(req["i"], len(times))
                     exec(code, ns)
                     now = time.monotonic()
                     times.append([mark, now])
@@ -360,6 +360,13 @@ class Execution:
         if end:
             reply["q"] = 1
         return reply
+
+    def _part_starts(self, call_id, k):
+        """The ``P`` frame: part ``k`` of the call starts (a forked child never sends it)."""
+        if os.getpid() == self.pid:
+            body = b'P{"i":%d,"k":%d}' % (call_id, k)
+            with self.send_lock:
+                os.write(self.wfd, _HEADER.pack(len(body)) + body)
 
     def _uncaught(self, exc, show):
         """(exit status or None, error dict or None) for an exception the program did not catch.

@@ -9,9 +9,10 @@ replies, so when the result frame arrives the host drains both pipes without blo
 every byte of the call's output; while a call runs longer than ``FLUSH_EVERY`` the host asks for
 a flush on the control pipe that often, so a long call's output streams live. Worker death is
 seen through ``ExitWatch`` (a pidfd, or a waiting thread). Timeouts are per statement: a call of
-several parts (``split_at``) asks the worker for a ``P`` frame as each later part starts and
-re-arms the timer then (no frame, no re-arming for a call of one part or without a timeout); at
-the timeout, interrupt over the control pipe, then kill after ``grace`` seconds.
+several parts (``split_at``) asks the worker for a ``P`` frame as each later part starts (none for
+a call of one part or without a timeout), and the call's one timer, when it fires, moves to the
+current part's deadline; at the timeout, interrupt over the control pipe, then kill after
+``grace`` seconds.
 Cancellation: the call is interrupted at once and given ``CANCEL_GRACE`` seconds to finish;
 otherwise the worker is killed and reaped before the cancellation propagates, and the next call
 runs on a fresh session that says so. A worker that refuses the interpreter (exit status 2 and
@@ -120,6 +121,7 @@ class WorkerBackend(Backend):
         self._call_since = 0.0  # loop time the running call started waiting
         self._timer: asyncio.TimerHandle | None = None  # the running statement's timeout
         self._part_timeout = 0.0  # seconds each statement (part) of the running call may take
+        self._part_since = 0.0  # loop time the running call's current part started
         self._poller: select.poll | None = None
         self._out = StreamOutput("stdout", self.max_output, self.emit)
         self._err = StreamOutput("stderr", self.max_output, self.emit)
@@ -416,15 +418,18 @@ class WorkerBackend(Backend):
             self._pending.set_result(None)
 
     def _on_part(self, message: dict[str, Any]) -> None:
-        """A ``P`` frame: the call's next part (statement) starts, with the whole timeout."""
-        timer = self._timer
-        if timer is None or message.get("i") != self._call_id or self._kill_reason is not None:
-            return
-        timer.cancel()
-        self._timer = asyncio.get_running_loop().call_later(self._part_timeout, self._on_timeout, self._call_id)
+        """A ``P`` frame: the call's next part (statement) starts, with the whole timeout (the
+        timer, when it fires, moves itself to that deadline: no timer per part)."""
+        if message.get("i") == self._call_id:
+            self._part_since = asyncio.get_running_loop().time()
 
     def _on_timeout(self, call_id: int) -> None:
         if call_id != self._call_id or self._proc is None:
+            return
+        loop = asyncio.get_running_loop()
+        left = self._part_since + self._part_timeout - loop.time()
+        if left > 0 and self._kill_reason is None:  # a later part started since: its deadline
+            self._timer = loop.call_later(left, self._on_timeout, call_id)
             return
         self._kill_reason = "timeout"
         self._send_interrupt(call_id)
@@ -479,8 +484,8 @@ class WorkerBackend(Backend):
         pending: asyncio.Future[dict[str, Any] | None] = loop.create_future()
         self._pending = pending
         timeout = request.timeout or self.timeout
-        if timeout:  # per statement: a call of several parts re-arms it as each part starts
-            self._part_timeout = timeout
+        if timeout:  # per statement: a call of several parts says when each part starts
+            self._part_timeout, self._part_since = timeout, loop.time()
             self._timer = loop.call_later(timeout, self._on_timeout, call_id)
         try:
             proc.send(encode_request(call_id, request, part_marks=bool(timeout)))
