@@ -19,7 +19,7 @@ SLEEPY = "import time\nprint('a', flush=True)\ntime.sleep(0.6)\ntime.sleep(0.6)\
 STUCK = "import time\nprint('before', flush=True)\ntime.sleep(0.3)\ntime.sleep(5)\nprint('never')\n"
 
 
-@pytest.mark.parametrize("backend", ["local", "sandbox"])
+@pytest.mark.parametrize("backend", ["local", "sandbox", "jupyter"])
 @pytest.mark.parametrize("mode", ["serial", "eager"])
 def test_statements_within_the_timeout_complete(backend: str, mode: str) -> None:
     result = run(SLEEPY, backend=backend, mode=mode, timeout=1.0)
@@ -28,7 +28,7 @@ def test_statements_within_the_timeout_complete(backend: str, mode: str) -> None
     assert not result.state_lost
 
 
-@pytest.mark.parametrize("backend", ["local", "sandbox"])
+@pytest.mark.parametrize("backend", ["local", "sandbox", "jupyter"])
 @pytest.mark.parametrize("mode", ["serial", "eager"])
 def test_a_statement_over_the_timeout_is_stopped_and_reported(backend: str, mode: str) -> None:
     started = time.monotonic()

@@ -89,7 +89,7 @@ def exit_code_of(evalue: str) -> int:
     """The status ``python file.py`` exits with for a ``SystemExit`` whose ``str()`` is
     ``evalue``: 0 for ``None``, an int's (or a bool's) ``exit_status``, else 1 (Python prints the
     value on stderr). From the text alone ``sys.exit('5')`` reads as ``sys.exit(5)``: Python
-    kernels get the exact status from the backend's setup instead (``jupyter._PYTHON_SETUP``)."""
+    kernels get the exact status from the backend's setup instead (``PYTHON_SETUP``, below)."""
     text = evalue.strip()
     if text in ("", "None", "False"):
         return 0
@@ -200,3 +200,63 @@ def exec_error(
         line_text=line_text.strip() if line_text is not None else None,
         frames=tuple(frames),
     )
+
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+"""A line as Python's tokenizer ends one: at ``\n``, ``\r\n`` or ``\r`` only (never at U+2028, a
+form feed... as ``str.splitlines`` does)."""
+
+
+def program_lines(code: str) -> list[str]:
+    """``code``'s lines, without their ends, cut where Python cuts them."""
+    return [line.rstrip("\r\n") for line in _LINE.findall(code)]
+
+
+def split_parts(code: str, first_line: int, split_at: tuple[int, ...]) -> list[tuple[str, int]]:
+    """``code`` cut at the whole-program lines ``split_at`` (ignored unless increasing and inside
+    the code): [(text, its first line), ...]."""
+    lines = _LINE.findall(code)
+    bounds = [line - first_line for line in split_at]
+    if not bounds or bounds != sorted(set(bounds)) or bounds[0] <= 0 or bounds[-1] >= len(lines):
+        return [(code, first_line)]
+    starts, ends = [0, *bounds], [*bounds, len(lines)]
+    return [("".join(lines[a:b]), first_line + a) for a, b in zip(starts, ends, strict=True)]
+
+
+# -- kernel-side set-up (Python kernels) ---------------------------------------------------
+# An uncaught SystemExit as `python file.py` ends with it (Python's _Py_HandleSystemExit): None
+# is status 0, an int its low byte (-1 beyond a C long long), anything else is printed on stderr
+# and is status 1. IPython only reports it; this post_run_cell hook (run before ipykernel reads the
+# error for its reply) prints what Python would print and leaves SystemExit(status) as the cell's
+# error, so the reply's evalue is the exact status (the IOPub error keeps the original value).
+# Kernel-side code: any Python 3 the kernel runs; it must never raise.
+_EXIT_HOOK = """\
+def _eager_exit(result=None):
+    e = getattr(result, 'error_in_exec', None)
+    if not isinstance(e, SystemExit):
+        return
+    try:
+        code = e.code
+        if code is None:
+            status = 0
+        elif isinstance(code, int):
+            status = code & 255 if -2**63 <= code < 2**63 else 255
+        else:
+            import sys
+            status = 1
+            print(code, file=sys.stderr)
+            sys.stderr.flush()
+    except Exception:
+        status = 1
+    result.error_in_exec = SystemExit(status)
+get_ipython().events.register('post_run_cell', _eager_exit)
+del _eager_exit
+"""
+PYTHON_SETUP = (
+    "import warnings as _eager_w\n"
+    "_eager_w.filterwarnings('ignore', message='To exit: use')\n"
+    "del _eager_w\n"
+    # program semantics, as under `python file.py`: expression statements are not echoed
+    "get_ipython().ast_node_interactivity = 'none'\n" + _EXIT_HOOK
+)
+"""Run silently in a Python kernel at start and after each restart."""

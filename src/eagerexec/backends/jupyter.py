@@ -21,11 +21,14 @@ are mapped onto the same ``Outcome`` the other backends return:
   frames.
 - ``SystemExit`` (ipykernel reports it as an error and keeps running) -> ``exit_code``, the
   status ``python file.py`` would exit with; a Python kernel also prints a non-int value on stderr
-  as Python does (a ``post_run_cell`` hook installed at start, ``_EXIT_HOOK``).
+  as Python does (a ``post_run_cell`` hook installed at start, ``_jupyter_msgs.PYTHON_SETUP``).
 - times: the reply's ``started`` metadata and header date are wall-clock; they are moved to the
   host's ``time.monotonic()`` scale with an offset measured once.
-- timeout: SIGINT through ``interrupt_kernel`` (state kept); code that survives the interrupt for
-  ``interrupt_grace`` seconds gets the kernel restarted (``state_lost``).
+- timeout: per statement. A call with a timeout and ``split_at`` runs each part as its own cell
+  (``_call_parts``: the parts' outcomes merged into one, with part times), so each statement
+  gets the whole timeout; without a timeout the call is one cell. On timeout: SIGINT through
+  ``interrupt_kernel`` (state kept); code that survives the interrupt for ``interrupt_grace``
+  seconds gets the kernel restarted (``state_lost``).
 - a dead kernel (``os._exit``, a crash) is seen by polling ``is_alive`` while waiting; the next
   call starts a fresh kernel and says so with ``fresh_session``.
 - cancellation: the cell is interrupted at once; a cell still running ``CANCEL_GRACE`` seconds
@@ -56,11 +59,14 @@ from typing import Any, Literal, Unpack
 from .._exceptions import BackendError, BackendUnavailableError, SessionDiedError
 from ._base import Backend
 from ._jupyter_msgs import (
+    PYTHON_SETUP,
     Collected,
     exec_error,
     exit_code_of,
     monotonic_offset,
     one_line,
+    program_lines,
+    split_parts,
     wall_seconds,
 )
 from ._options import JupyterOptions, check_number
@@ -72,41 +78,6 @@ __all__ = ["JupyterBackend"]
 _INLINE_MPL = "module://matplotlib_inline.backend_inline"
 # Languages whose kernels read '#' as a comment: their cells can be shifted to program lines.
 _HASH_COMMENT_LANGUAGES = frozenset({"python", "r", "julia"})
-# An uncaught SystemExit as `python file.py` ends with it (Python's _Py_HandleSystemExit): None
-# is status 0, an int its low byte (-1 beyond a C long long), anything else is printed on stderr
-# and is status 1. IPython only reports it; this post_run_cell hook (run before ipykernel reads the
-# error for its reply) prints what Python would print and leaves SystemExit(status) as the cell's
-# error, so the reply's evalue is the exact status (the IOPub error keeps the original value).
-# Kernel-side code: any Python 3 the kernel runs; it must never raise.
-_EXIT_HOOK = """\
-def _eager_exit(result=None):
-    e = getattr(result, 'error_in_exec', None)
-    if not isinstance(e, SystemExit):
-        return
-    try:
-        code = e.code
-        if code is None:
-            status = 0
-        elif isinstance(code, int):
-            status = code & 255 if -2**63 <= code < 2**63 else 255
-        else:
-            import sys
-            status = 1
-            print(code, file=sys.stderr)
-            sys.stderr.flush()
-    except Exception:
-        status = 1
-    result.error_in_exec = SystemExit(status)
-get_ipython().events.register('post_run_cell', _eager_exit)
-del _eager_exit
-"""
-_PYTHON_SETUP = (
-    "import warnings as _eager_w\n"
-    "_eager_w.filterwarnings('ignore', message='To exit: use')\n"
-    "del _eager_w\n"
-    # program semantics, as under `python file.py`: expression statements are not echoed
-    "get_ipython().ast_node_interactivity = 'none'\n" + _EXIT_HOOK
-)
 _POLL_SLICE = 0.25  # seconds between liveness checks while a call runs
 _REPLY_IDLE_GRACE = 1.0  # wait this long for IOPub idle once the shell reply is in
 CANCEL_GRACE = 0.5  # seconds a cancelled cell may take to stop after its interrupt
@@ -264,7 +235,7 @@ class JupyterBackend(Backend):
         self._cell_first_line.clear()
         self._dead = False
         if self.language == "python":
-            await self._silent(_PYTHON_SETUP)
+            await self._silent(PYTHON_SETUP)
             self._echo_all = False
 
     async def _silent(self, code: str) -> None:
@@ -313,15 +284,44 @@ class JupyterBackend(Backend):
             return source
         return "#" + "\n" * (first_line - 1) + source
 
+    async def _call_parts(self, request: ExecRequest, parts: list[tuple[str, int]]) -> Outcome:
+        """Run each part as its own cell (each with the whole timeout) until one fails, and merge
+        their outcomes into the call's: output and figures in order, the failing part's error,
+        one (start, end) per part that ran."""
+        done: list[Outcome] = []
+        for k, (text, line) in enumerate(parts):
+            last = k == len(parts) - 1
+            outcome = await self._call(replace(request, code=text, first_line=line, split_at=(), end=request.end and last))
+            done.append(outcome)
+            if outcome.error is not None or outcome.exit_code is not None or not outcome.survived:
+                break
+        final = done[-1]
+        return replace(
+            final,
+            stdout="".join(o.stdout for o in done),
+            stderr="".join(o.stderr for o in done),
+            figures=tuple(f for o in done for f in o.figures),
+            started_at=done[0].started_at,
+            state_lost=any(o.state_lost for o in done),
+            fresh_session=any(o.fresh_session for o in done),
+            truncated=any(o.truncated for o in done),
+            part_times=tuple((o.started_at, o.ended_at) for o in done),
+        )
+
     def _mono(self, wall: float | None, default: float) -> float:
         return default if wall is None else wall - self._offset
 
     async def _call(self, request: ExecRequest) -> Outcome:
         # ``figures`` is not ours to decide here: the kernel's inline backend displays (and
-        # closes) open figures at the end of every cell. ``split_at`` is ignored: one cell, one
-        # execution (no part times). ``end``: the kernel stays; a kernel has no program end.
+        # closes) open figures at the end of every cell. ``split_at`` is ignored unless there is
+        # a timeout: one cell, one execution (no part times). ``end``: the kernel stays; a kernel
+        # has no program end.
         if self._km is None:
             raise BackendError("the jupyter session is closed")
+        if request.split_at and (request.timeout or self.timeout):
+            parts = split_parts(request.code, request.first_line, request.split_at)
+            if len(parts) > 1:
+                return await self._call_parts(request, parts)
         source, first_line = request.code, request.first_line
         fresh = lost = self._lost_unreported
         self._lost_unreported = False
@@ -329,7 +329,7 @@ class JupyterBackend(Backend):
             await self.restart()
             fresh = True
         self._calls += 1
-        for i, text in enumerate(source.splitlines()):
+        for i, text in enumerate(program_lines(source)):
             self._program_lines[first_line + i] = text
         if self.language == "python" and request.notebook != self._echo_all:
             # notebook mode: every top-level expression statement's value (the REPL rule)
@@ -569,3 +569,4 @@ def _kill_and_reap(km: Any) -> None:
     if process is not None:
         with contextlib.suppress(Exception):
             process.wait(timeout=5)
+
