@@ -140,6 +140,10 @@ def observe(result: Result) -> Observed:
     if err is None or (err.type == "SystemExit"):
         return Observed(stdout=stdout, stderr=normalise(stderr), status=status)
     stderr = normalise(stderr if err.printed else stderr + err.traceback)
+    if err.printed and parse_error(stderr)[1] is None:
+        # the program's sys.excepthook showed the error its own way: as for python's run, there is
+        # no report on stderr to compare
+        return Observed(stdout=stdout, stderr=stderr, status=status)
     frames = tuple(
         (f.line, f.name) for f in err.frames if f.filename.endswith("/" + PROGRAM) and f.line is not None
     )

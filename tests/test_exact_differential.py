@@ -55,9 +55,6 @@ _SYNTAX = ("SyntaxError", "IndentationError", "TabError")
 _WORKER = ("local", "sandbox", "docker")
 _SYNTAX_PROGRAMS = ("future_not_first", "return_outside", "syntax_error_middle", "unexpected_indent")
 _XFAIL_ROWS: list[tuple[tuple[str, ...], tuple[str, ...], str, str, str]] = [
-    (("excepthook",), _WORKER, "*", "*", "sys.excepthook is not called for an uncaught error: the traceback is reported"),
-    (("sys_flags",), _WORKER, "*", "*", "the worker runs with -B (sys.flags.dont_write_bytecode) and an absolute sys.argv[0]"),
-    (("fork_child",), _WORKER, "eager", "slow", "a forked child's output is lost when the call that forked ends"),
 ]
 XFAIL: dict[tuple[str, str, str, str], str] = {
     (program, backend, mode, rate): why

@@ -49,7 +49,8 @@ class CommonOptions(TypedDict, total=False):
 
     Keys:
         on_output: called with each ``OutputEvent`` as it happens.
-        timeout: default seconds before a call is interrupted (None: no limit).
+        timeout: default seconds a statement may run before it is interrupted (per part of a
+            call with ``split_at``, else per call; None: no limit).
         workdir: the directory the program runs in, as ``python prog.py`` run there: relative
             paths resolve there and the files it writes stay (it is created when missing, and
             nothing of the session's own is ever written, changed or re-owned in it). Default: a

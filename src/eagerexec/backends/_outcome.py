@@ -22,7 +22,8 @@ class ExecRequest:
         code: Python code (one or more complete top-level statements).
         first_line: the 1-based line of ``code`` in the whole program, so that tracebacks and
             ``SyntaxError`` lines refer to the whole program.
-        timeout: seconds before the call is interrupted (None: the backend's own timeout).
+        timeout: seconds before the call is interrupted (None: the backend's own timeout); with
+            ``split_at``, each part (statement) gets the whole timeout.
         figures: save the figures left open (and changed) at the end of the call. A caller that
             runs a program in many calls may capture only after the last one.
         split_at: whole-program lines where later parts of ``code`` start (the statements of a

@@ -69,7 +69,7 @@ def _report(out: Path, timelines: bool) -> None:
 @click.option("--backend", "backends", default="local", show_default=True, help="Backends, comma-separated.")
 @click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True, help="Pairs per cell.")
 @click.option("--timeout", type=Number(0.0, min_open=True, max=1e7), default=60.0, show_default=True,
-              help="Per-call timeout in seconds (a hanging program is stopped and recorded).")
+              help="Per-statement timeout in seconds (a hanging program is stopped and recorded).")
 @click.option("--ray", "ray", is_flag=False, flag_value="", default=None, metavar="[ADDRESS]",
               help="Run pairs as Ray tasks (no ADDRESS: a local Ray).")
 @click.option("--cpus-per-run", type=click.IntRange(min=1), default=2, show_default=True,

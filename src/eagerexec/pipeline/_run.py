@@ -418,7 +418,7 @@ class RunState:
             line = outcome.error.line if outcome.error else None
             base = RunError(
                 type="TimeoutError",
-                message=f"execution exceeded the {self.options.timeout}s timeout",
+                message=f"a statement exceeded the {self.options.timeout:g}s timeout",
                 line=line,
                 origin="backend",
             )

@@ -65,7 +65,8 @@ class Session:
         live_figures: capture figures after every batch instead of once at the end.
         idle_work: let the backend use the waits for the model (eager mode) for housekeeping
             such as a due garbage collection, which would otherwise land in a later chunk.
-        timeout: seconds each backend call may run before it is interrupted.
+        timeout: seconds each statement may run before it is interrupted (then killed and the
+            session restarted if it ignores the interrupt; ``state_lost`` says so).
         show_traceback: an uncaught error's traceback is also printed on the program's stderr,
             where ``python prog.py`` prints it (``RunError.printed`` then says so).
         notebook: notebook output: the value of each top-level expression statement that is not
