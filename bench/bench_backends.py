@@ -94,11 +94,24 @@ def _cpu_ns(pids: list[int]) -> int | None:
     return total
 
 
+class _Calls:
+    """The trivial call the bench repeats. Default: ``pass`` as line 1 every time, so the worker
+    starts its program text again on each call. ``--append``: each call is the next line of one
+    program, without a figure capture, as a run's eager batches are sent."""
+
+    append = False
+    line = 0
+
+
 async def _call(backend: Backend) -> None:
+    fields: dict[str, Any] = {}
+    if _Calls.append:
+        _Calls.line += 1
+        fields = {"first_line": _Calls.line, "figures": False}
     if hasattr(backend, "run"):
-        await backend.run("pass")
+        await backend.run("pass", **fields)
     else:  # the baseline checkout's name for it
-        await getattr(backend, "execute")("pass")  # noqa: B009
+        await getattr(backend, "execute")("pass", **fields)  # noqa: B009
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -116,6 +129,7 @@ async def measure(factory: Callable[[], Backend], calls: int, starts: int = 5) -
         await backend.aclose()
     backend = factory()
     async with backend:
+        _Calls.line = 0
         for _ in range(50):
             await _call(backend)
         host, tree = [os.getpid()], _descendants(os.getpid())
@@ -150,6 +164,7 @@ async def measure_pool(name: str, takes: int = 5) -> float:
             t0 = time.perf_counter()
             session = await pool.acquire()
             times.append(time.perf_counter() - t0)
+            _Calls.line = 0
             await _call(session)  # it is started and usable
             await session.aclose()
     return statistics.median(times)
@@ -160,7 +175,9 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", type=int, default=2000, help="trivial calls per backend")
     parser.add_argument("--backends", default=",".join(FACTORIES), help="comma-separated names")
     parser.add_argument("--json", dest="json_path", help="write the results as JSON here")
+    parser.add_argument("--append", action="store_true", help="each call is the next line of one program (a run's batches)")
     args = parser.parse_args(argv)
+    _Calls.append = args.append
     results: dict[str, Any] = {}
     for name in args.backends.split(","):
         try:
@@ -183,7 +200,7 @@ async def main(argv: list[str] | None = None) -> int:
                 f" {row.get('host_cpu_us', float('nan')):>12.1f} {row.get('backend_cpu_us', float('nan')):>15.1f}"
             )
     if args.json_path:
-        meta = {"python": sys.version.split()[0], "machine": platform.platform(), "n": args.n}
+        meta = {"python": sys.version.split()[0], "machine": platform.platform(), "n": args.n, "append": args.append}
         with open(args.json_path, "w") as f:
             json.dump({"meta": meta, "results": results}, f, indent=2)
     return 0
