@@ -249,6 +249,24 @@ def test_spin_settings_do_not_change_behaviour(name: str, spin: float) -> None:
     in_session(name, body, spin=spin)
 
 
+@pytest.mark.parametrize("spin", [0.0, 0.05])
+def test_a_thread_printing_between_calls_reaches_the_host_before_the_next_call(name: str, spin: float) -> None:
+    """While the worker waits for the next call, what a background thread prints is flushed to
+    the host (with or without a spin: the wait watches the program's threads)."""
+    events: list[Any] = []
+
+    async def body(b: Any) -> None:
+        code = "import threading, time\nthreading.Timer(0.3, lambda: print('tick')).start()\n"
+        assert (await b.run(code)).ok
+        deadline = time.monotonic() + 10
+        while not any(e.kind == "stdout" and "tick" in e.data for e in events):
+            assert time.monotonic() < deadline, events
+            await asyncio.sleep(0.05)
+        assert (await b.run("print('next')\n", first_line=3)).stdout == "next\n"
+
+    in_session(name, body, spin=spin, on_output=events.append)
+
+
 def test_spin_out_of_range_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="spin"):
         open_backend("local", spin=1.0)

@@ -470,6 +470,11 @@ class Channels:
         flushing the program's output every _FLUSH_EVERY seconds (what its background threads
         print between calls reaches the host without waiting for the next call)."""
         rfd = self.rfd
+        if not self.spin and not self.children and len(sys._current_frames()) == 1:
+            # Only the main thread, which is here: nothing can print while it waits, so it
+            # waits in one blocking read (IN is blocking without a spin), as it did before
+            # output needed flushing between calls.
+            return os.read(rfd, 1 << 16)
         if self.spin:
             deadline = time.perf_counter() + self.spin
             while True:
