@@ -112,6 +112,18 @@ def test_state_persists_across_tool_calls_and_final_answer(how: str) -> None:
     assert eager.cuts == 0
 
 
+def test_each_call_runs_once() -> None:
+    # The SDK hands a wrapper annotated with RunContextWrapper only the base context (no
+    # tool_call_id): the tool must still find the streamed call, not run the code a second time.
+    s1 = Stream([code_call("c1", "n = globals().get('n', 0) + 1\nprint('runs', n)\n")], "random")
+    s2 = Stream([code_call("c2", "print('n is', n)")], "whole")
+    s3 = Stream([text("done")], "whole")
+    _, _, eager = run([s1, s2, s3])
+    assert outputs(s2.calls[0])["c1"] == "runs 1"
+    assert outputs(s3.calls[0])["c2"] == "n is 1"
+    assert len(eager.session.results) == 2  # one run per call
+
+
 def test_error_cancels_the_response_and_reaches_the_model() -> None:
     code = "y = 1\nprint('before')\n1 / 0\n" + "print('never')\n" * 300
     s1 = Stream([code_call("c1", code)], "random", delay=0.005)

@@ -33,9 +33,10 @@ from .._exceptions import require
 
 require("agents", extra="openai-agents", feature="eagerexec.integrations.openai_agents")
 
-from agents import Agent, CustomTool, FunctionTool, RunContextWrapper, Runner  # noqa: E402
+from agents import Agent, CustomTool, FunctionTool, Runner  # noqa: E402
 from agents.result import RunResultStreaming  # noqa: E402
 from agents.stream_events import RawResponsesStreamEvent, StreamEvent  # noqa: E402
+from agents.tool_context import ToolContext  # noqa: E402
 
 from ._common import CODE_SCHEMA, TOOL_DESCRIPTION, TOOL_NAME, CodeToolSession, ToolCall, format_result  # noqa: E402
 
@@ -98,7 +99,10 @@ class EagerPython:
     async def __aexit__(self, *exc: object) -> None:
         await self.session.aclose()
 
-    async def _invoke(self, ctx: RunContextWrapper[Any], arguments: str) -> str:
+    async def _invoke(self, ctx: ToolContext[Any], arguments: str) -> str:
+        # Annotated ToolContext on purpose: the SDK gives a wrapper annotated RunContextWrapper
+        # only the base context, without ``tool_call_id``, and the streamed call could not be
+        # found (the code would run a second time).
         call_id = getattr(ctx, "tool_call_id", None)
         try:
             code = str(json.loads(arguments or "{}").get("code", ""))
