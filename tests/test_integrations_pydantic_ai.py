@@ -77,6 +77,18 @@ def test_state_persists_across_tool_calls_and_final_answer(how: str) -> None:
     assert tool_return(script.seen[2]) == "43 2"
 
 
+@pytest.mark.parametrize("how", SPLITS)
+def test_each_call_runs_once(how: str) -> None:
+    # the tool returns the streamed call's result: the code never runs a second time
+    script = Scripted(
+        ("c1", "n = globals().get('n', 0) + 1\nprint('runs', n)\n"), ("c2", "print('n is', n)"), "done", how=how
+    )
+    agent = Agent(FunctionModel(stream_function=script), capabilities=[EagerPython()])
+    agent.run_sync("count")
+    assert tool_return(script.seen[1]) == "runs 1"
+    assert tool_return(script.seen[2]) == "n is 1"
+
+
 def test_error_stops_the_response_early_and_reaches_the_model() -> None:
     code = "y = 1\nprint('before')\n1 / 0\n" + "print('never')\n" * 300
     script = Scripted(("c1", code), ("c2", "print('y is', y)"), "fixed", how="random", delay=0.005)

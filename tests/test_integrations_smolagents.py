@@ -87,6 +87,8 @@ def test_multi_step_state_and_final_answer(executor: EagerExecutor, split: str) 
     observations = [step.observations for step in agent.memory.steps[1:]]
     assert "n = 3" in observations[0] and "mean 2" in observations[1]
     assert "n = 3" in seen_text(model.seen[1])  # the logs reached the model
+    steps = [r for r in executor.results if "class FinalAnswerException" not in r.code]  # not the set-up run
+    assert len(steps) == 3  # each step's code ran once
 
 
 def test_markdown_fences_and_generate_without_stream_outputs(executor: EagerExecutor) -> None:
