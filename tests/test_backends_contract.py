@@ -215,7 +215,10 @@ def test_a_second_call_while_one_runs_is_refused_at_once(name: str) -> None:
 def test_concurrent_calls_one_finishes_the_other_raises() -> None:
     async def body(b: Backend) -> None:
         results = await asyncio.wait_for(
-            asyncio.gather(b.run("print(1)"), b.run("print(2)"), return_exceptions=True), 30
+            # the first call sleeps, so it is surely running when the second one starts (a
+            # trivial call could reply within the host's spin, before the second one begins)
+            asyncio.gather(b.run("import time\ntime.sleep(0.5)\nprint(1)"), b.run("print(2)"), return_exceptions=True),
+            30,
         )
         outcomes = [r for r in results if isinstance(r, Outcome)]
         errors = [r for r in results if isinstance(r, BaseException)]
