@@ -7,12 +7,14 @@ the worker blocking on its request channel and spinning on it (``--spin-us``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import struct
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,42 @@ def recv(fd: int) -> tuple[bytes, dict[str, Any]]:
         data += chunk
     body = data[4:]
     return body[:1], json.loads(body[1:])
+
+
+@contextlib.contextmanager
+def worker_on_pipes(workdir: Path, python: str = sys.executable, stdout: int = subprocess.DEVNULL) -> Iterator[Any]:
+    """The worker on three pipes (IN, OUT, CTL): yields (process, IN's write end, OUT's read end,
+    a function that closes IN: the worker's end of input); kills, reaps and closes everything after."""
+    r_in, w_in = os.pipe()
+    r_out, w_out = os.pipe()
+    r_ctl, w_ctl = os.pipe()
+    proc = subprocess.Popen(
+        [python, str(WORKER_PATH), "--fds", str(r_in), str(w_out), str(r_ctl), "--workdir", str(workdir)],
+        pass_fds=(r_in, w_out, r_ctl),
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+    )
+    for fd in (r_in, w_out, r_ctl):
+        os.close(fd)
+    open_in = [w_in]
+
+    def end_input() -> None:
+        while open_in:
+            os.close(open_in.pop())
+
+    try:
+        yield proc, w_in, r_out, end_input
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for fd in (r_out, w_ctl):
+            os.close(fd)
+        end_input()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
 
 
 @pytest.mark.parametrize("spin", [[], ["--spin-us", "500"]], ids=["blocking", "spinning"])
@@ -97,19 +135,7 @@ def test_bad_command_line_is_one_clear_line(tmp_path: Path) -> None:
 def test_idle_collection_waits_for_a_quiet_channel(tmp_path: Path) -> None:
     """An "idle" request lets the worker run a due full collection after replying, unless the
     next request is already waiting (here: written before the first reply was read)."""
-    r_in, w_in = os.pipe()
-    r_out, w_out = os.pipe()
-    r_ctl, w_ctl = os.pipe()
-    proc = subprocess.Popen(
-        [sys.executable, str(WORKER_PATH), "--fds", str(r_in), str(w_out), str(r_ctl), "--workdir", str(tmp_path)],
-        pass_fds=(r_in, w_out, r_ctl),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    for fd in (r_in, w_out, r_ctl):
-        os.close(fd)
-    try:
+    with worker_on_pipes(tmp_path, stdout=subprocess.PIPE) as (proc, w_in, r_out, end_input):
         assert recv(r_out)[0] == b"H"
         grow = "import gc\ngc.collect()\nkeep = [[] for _ in range(gc.get_threshold()[0] * 44)]\n"
         send(w_in, {"i": 1, "src": grow, "line": 1, "idle": 1})
@@ -132,17 +158,8 @@ def test_idle_collection_waits_for_a_quiet_channel(tmp_path: Path) -> None:
         send(w_in, {"i": 3, "src": "print(gc.get_count()[2], flush=True)\n", "line": 5})
         assert recv(r_out)[1]["err"] is None
         assert proc.stdout.readline() == b"0\n"
-        os.close(w_in)
+        end_input()
         assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for fd in (r_out, w_ctl):
-            os.close(fd)
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
 
 
 def _interpreters() -> list[str]:
@@ -158,19 +175,7 @@ def _interpreters() -> list[str]:
 def test_part_frames_only_when_asked_and_only_between_parts(tmp_path: Path, python: str) -> None:
     """With "tp" a call of several parts sends ``P`` {"i", "k"} as each part after the first
     starts, before its reply; without "tp", or with one part, nothing but the reply."""
-    r_in, w_in = os.pipe()
-    r_out, w_out = os.pipe()
-    r_ctl, w_ctl = os.pipe()
-    proc = subprocess.Popen(
-        [python, str(WORKER_PATH), "--fds", str(r_in), str(w_out), str(r_ctl), "--workdir", str(tmp_path)],
-        pass_fds=(r_in, w_out, r_ctl),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    for fd in (r_in, w_out, r_ctl):
-        os.close(fd)
-    try:
+    with worker_on_pipes(tmp_path, python) as (proc, w_in, r_out, end_input):
         data = bytearray()
 
         def frame() -> tuple[bytes, dict[str, Any]]:
@@ -197,13 +202,5 @@ def test_part_frames_only_when_asked_and_only_between_parts(tmp_path: Path, pyth
         assert frame() == (b"P", {"i": 4, "k": 1})
         kind, reply = frame()  # the second part raised: no frame for the third
         assert kind == b"R" and reply["err"]["type"] == "ZeroDivisionError" and len(reply["p"]) == 2
-        os.close(w_in)
+        end_input()
         assert proc.wait(timeout=30) == 1  # EOF: the program ends with its uncaught error's status
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for fd in (r_out, w_ctl):
-            os.close(fd)
-        if proc.stderr is not None:
-            proc.stderr.close()
