@@ -280,7 +280,7 @@ class Worker(_io.Channels, _ex.Execution):
                 os.close(devnull)
         self.streams = [s for s in (sys.stdout, sys.stderr) if s is not None]
         os.environ["MPLBACKEND"] = "Agg"
-        _io._FigureHook.install()
+        _io._watch_figures()
         _nb.watch_show(self)
         _io._apply_limits(opts["rlimit"], opts["user"])
         os.chdir(self.workdir)

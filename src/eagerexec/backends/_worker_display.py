@@ -36,7 +36,7 @@ import re
 import sys
 import threading
 
-from _eagerexec_worker_io import _HEADER, _encode, _state, _type_name
+from _eagerexec_worker_io import _HEADER, _AfterImport, _encode, _state, _type_name
 
 HOOK = "__eagerexec_result__"
 
@@ -123,10 +123,7 @@ def compile_showing(text, filename, flags, start):
 def watch_show(worker):
     """Plain mode: ``plt.show()`` runs pyplot's own and then saves the changed figures now."""
     _Session.plain = worker
-    if sys.modules.get("matplotlib.pyplot") is not None:
-        _patch_pyplot(sys.modules["matplotlib.pyplot"])
-    else:
-        sys.meta_path.insert(0, _PyplotHook())
+    _AfterImport.install("matplotlib.pyplot", _patch_pyplot)
 
 
 def enable(worker):
@@ -137,10 +134,7 @@ def enable(worker):
     setattr(builtins, HOOK, _show_result)
     if not hasattr(builtins, "display"):
         builtins.display = display
-    if sys.modules.get("matplotlib.pyplot") is not None:
-        _patch_pyplot(sys.modules["matplotlib.pyplot"])
-    elif not any(isinstance(hook, _PyplotHook) for hook in sys.meta_path):
-        sys.meta_path.insert(0, _PyplotHook())
+    # plt.show is patched from the start (watch_show); with _Session.worker set it shows inline
 
 
 # -- rendering ------------------------------------------------------------------------------
@@ -357,29 +351,3 @@ def _patch_pyplot(module):
         module.show = _pyplot_show
     except Exception:
         pass
-
-
-class _PyplotHook:
-    """A ``sys.meta_path`` entry that patches ``matplotlib.pyplot.show`` once pyplot is imported."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name != "matplotlib.pyplot":
-            return None
-        try:
-            sys.meta_path.remove(self)  # one import to watch
-        except ValueError:
-            pass
-        import importlib.machinery
-
-        spec = importlib.machinery.PathFinder.find_spec(name, path)
-        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-            return spec
-        loader = spec.loader
-        run_module = loader.exec_module
-
-        def exec_module(module):
-            run_module(module)
-            _patch_pyplot(module)
-
-        loader.exec_module = exec_module
-        return spec

@@ -155,23 +155,33 @@ def _internal_error(exc):
     }
 
 
-class _FigureHook:
-    """A ``sys.meta_path`` entry that wraps ``Figure.savefig``/``draw`` once matplotlib.figure is
-    imported, so the worker knows which PNG file holds a figure's current state."""
+class _AfterImport:
+    """A ``sys.meta_path`` entry that calls ``patch(module)`` once module ``name`` is imported, then
+    leaves the path (one import to watch). ``install`` patches at once when it is already there."""
+
+    def __init__(self, name, patch):
+        self.name, self.patch = name, patch
 
     @classmethod
-    def install(cls):
-        module = sys.modules.get("matplotlib.figure")
+    def install(cls, name, patch):
+        module = sys.modules.get(name)
         if module is not None:
-            _wrap_figure(module.Figure)
-        else:
-            sys.meta_path.insert(0, cls())
+            cls._apply(patch, module)
+        elif not any(isinstance(hook, cls) and hook.name == name for hook in sys.meta_path):
+            sys.meta_path.insert(0, cls(name, patch))
+
+    @staticmethod
+    def _apply(patch, module):
+        try:
+            patch(module)
+        except Exception:  # an unexpected version of the module: it stays as it is
+            pass
 
     def find_spec(self, name, path=None, target=None):
-        if name != "matplotlib.figure":
+        if name != self.name:
             return None
         try:
-            sys.meta_path.remove(self)  # one import to watch
+            sys.meta_path.remove(self)
         except ValueError:
             pass
         import importlib.machinery
@@ -181,16 +191,21 @@ class _FigureHook:
             return spec
         loader = spec.loader
         run_module = loader.exec_module
+        patch = self.patch
 
         def exec_module(module):
             run_module(module)
-            try:
-                _wrap_figure(module.Figure)
-            except Exception:  # an unexpected matplotlib: figures are simply drawn again
-                pass
+            _AfterImport._apply(patch, module)
 
         loader.exec_module = exec_module
         return spec
+
+
+def _watch_figures():
+    """Wrap ``Figure.savefig``/``draw`` once matplotlib.figure is imported, so the worker knows
+    which PNG file holds a figure's current state (an unexpected matplotlib: figures are simply
+    drawn again)."""
+    _AfterImport.install("matplotlib.figure", lambda module: _wrap_figure(module.Figure))
 
 
 def _wrap_figure(figure_cls):
