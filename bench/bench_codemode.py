@@ -42,27 +42,17 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bench_frameworks import scripted_tool_call
+
 from eagerexec.bench._corpus import load_corpus
 from eagerexec.bench._programs import Program
-from eagerexec.sources import split_tokens
 
 TOOL = "run_code"
 ARMS = ("codemode", "codemode-eager", "eagerexec")
-
-
-@dataclass
-class Clock:
-    """What the scripted model saw: when it started, its last token, the next request."""
-
-    start: float = 0.0
-    last_token: float = 0.0
-    next_request: float = 0.0
-    sent: int = 0
-    total: int = 0
 
 
 def _tool_result(messages: list[Any]) -> str:
@@ -164,22 +154,9 @@ def inject_failure(program: Program) -> Program:
 async def stream_once(program: Program, tps: float, arm: str, backend: str) -> dict[str, Any]:
     """One agent run of ``program`` streamed at ``tps`` on ``arm``."""
     from pydantic_ai import Agent
-    from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
+    from pydantic_ai.models.function import FunctionModel
 
-    tokens = split_tokens(json.dumps({"code": program.code}))
-    clock = Clock(total=len(tokens))
-
-    async def model(messages: list[Any], info: AgentInfo) -> AsyncIterator[str | DeltaToolCalls]:
-        if len(messages) > 1:
-            clock.next_request = time.monotonic()
-            yield "done"
-            return
-        t0 = time.monotonic()
-        for k, token in enumerate(tokens):
-            await asyncio.sleep(max(0.0, t0 + (k + 1) / tps - time.monotonic()))  # a fixed schedule
-            clock.last_token = time.monotonic()
-            clock.sent += 1
-            yield {0: DeltaToolCall(name=TOOL if k == 0 else None, json_args=token, tool_call_id="c1")}
+    clock, model = scripted_tool_call(program, tps, TOOL)
 
     if arm == "eagerexec":
         from eagerexec.integrations.pydantic_ai import EagerPython
@@ -202,11 +179,7 @@ async def stream_once(program: Program, tps: float, arm: str, backend: str) -> d
         "program": program.name,
         "arm": arm,
         "failing": program.expect.startswith("error"),
-        "nel": clock.next_request - clock.last_token,
-        "e2el": clock.next_request - clock.start,
-        "tokens_sent": clock.sent,
-        "tokens_total": clock.total,
-        "tokens_saved": clock.total - clock.sent,
+        **clock.row(),
         "result_head": result[:120],
     }
 

@@ -63,18 +63,16 @@ class Clock:
 
 
 # -- pydantic-ai ------------------------------------------------------------------------------
-async def pydantic_ai_once(program: Program, tps: float, eager: bool) -> dict[str, float]:
-    from pydantic_ai import Agent
-    from pydantic_ai.messages import ModelMessage
-    from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
-    from pydantic_ai.toolsets import FunctionToolset
-
-    from eagerexec.integrations.pydantic_ai import EagerPython
+def scripted_tool_call(program: Program, tps: float, tool_name: str = TOOL_NAME) -> tuple[Clock, Any]:
+    """A pydantic-ai ``FunctionModel`` stream function that streams ``program`` as one tool call
+    (one cl100k token of its JSON arguments every 1/``tps`` s on a fixed schedule), then answers
+    ``done``; and the ``Clock`` it keeps."""
+    from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls
 
     tokens = split_tokens(json.dumps({"code": program.code}))
     clock = Clock(total=len(tokens))
 
-    async def model(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str | DeltaToolCalls]:
+    async def model(messages: list[Any], info: AgentInfo) -> AsyncIterator[str | DeltaToolCalls]:
         if len(messages) > 1:
             clock.next_request = time.monotonic()
             yield "done"
@@ -84,7 +82,19 @@ async def pydantic_ai_once(program: Program, tps: float, eager: bool) -> dict[st
             await asyncio.sleep(max(0.0, t0 + (k + 1) / tps - time.monotonic()))  # a fixed schedule
             clock.last_token = time.monotonic()
             clock.sent += 1
-            yield {0: DeltaToolCall(name=TOOL_NAME if k == 0 else None, json_args=token, tool_call_id="c1")}
+            yield {0: DeltaToolCall(name=tool_name if k == 0 else None, json_args=token, tool_call_id="c1")}
+
+    return clock, model
+
+
+async def pydantic_ai_once(program: Program, tps: float, eager: bool) -> dict[str, float]:
+    from pydantic_ai import Agent
+    from pydantic_ai.models.function import FunctionModel
+    from pydantic_ai.toolsets import FunctionToolset
+
+    from eagerexec.integrations.pydantic_ai import EagerPython
+
+    clock, model = scripted_tool_call(program, tps)
 
     workdir = tempfile.mkdtemp(prefix="bench-fw-")
     if eager:
