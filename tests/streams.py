@@ -25,3 +25,13 @@ def split(text: str, how: str, seed: int = 0, longest: int = 9) -> list[str]:
         out.append(text[i : i + n])
         i += n
     return out
+
+
+def cut(text: str, how: str, cuts: int = 8, seed: int | None = None) -> list[str]:
+    """Like ``split``, but ``random`` cuts ``text`` at ``cuts`` random places (at most one per
+    character; from ``seed``, by default the text's length) into pieces of any size."""
+    if how != "random":
+        return split(text, how)
+    rng = random.Random(len(text) if seed is None else seed)
+    at = sorted(rng.sample(range(1, len(text)), min(cuts, len(text) - 1)))
+    return [text[a:b] for a, b in zip([0, *at], [*at, len(text)], strict=True)]

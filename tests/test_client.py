@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import AsyncIterator, Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import pytest
 
 pytest.importorskip("websockets")
+from streams import cut
 from test_server_live import TOKEN, running_server
 
 from eagerexec import BackendUnavailableError, UsageError
@@ -28,13 +28,7 @@ def server() -> Iterator[str]:
 
 
 def split(text: str, how: str) -> list[str]:
-    if how == "whole":
-        return [text]
-    if how == "chars":
-        return list(text)
-    rng = random.Random(7)
-    cuts = sorted(rng.sample(range(1, len(text)), 6))
-    return [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+    return cut(text, how, cuts=6, seed=7)
 
 
 def test_urls() -> None:

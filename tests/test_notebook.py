@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import random
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from streams import cut
 
 import eagerexec as ee
 from eagerexec import Session
@@ -71,13 +71,7 @@ def arun(coro):  # type: ignore[no-untyped-def]
 
 
 def _pieces(text: str, how: str) -> list[str]:
-    if how == "whole":
-        return [text]
-    if how == "chars":
-        return list(text)
-    rng = random.Random(len(text))
-    cuts = sorted(rng.sample(range(1, len(text)), 12))
-    return [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+    return cut(text, how, cuts=12)
 
 
 def _run(program: str, how: str = "whole", **options: Any) -> ee.Result:

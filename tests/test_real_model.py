@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-import random
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from openai_server import OpenAIServer, Script
+from streams import cut
 
 from eagerexec.cli import main
 
@@ -39,13 +39,7 @@ FENCED = "Here it is:\n```python\nfor i in range(1, 6):\n    print(i * i)\n```\n
 
 
 def _cut(text: str, how: str) -> list[str]:
-    if how == "whole":
-        return [text]
-    if how == "chars":
-        return list(text)
-    rng = random.Random(len(text))
-    cuts = sorted(rng.sample(range(1, len(text)), min(8, len(text) - 1)))
-    return [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+    return cut(text, how)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from hypothesis import strategies as st
 pytest.importorskip("starlette")
 from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
+from streams import cut
 
 from eagerexec.pipeline import run as run_program
 from eagerexec.server import ServerConfig, create_app
@@ -37,13 +37,7 @@ def make(**options: Any) -> TestClient:
 
 
 def pieces(text: str, how: str) -> list[str]:
-    if how == "whole":
-        return [text]
-    if how == "chars":
-        return list(text)
-    rng = random.Random(len(text))
-    cuts = sorted(rng.sample(range(1, len(text)), min(8, len(text) - 1)))
-    return [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+    return cut(text, how)
 
 
 def until_result(ws: Any) -> list[dict[str, Any]]:
