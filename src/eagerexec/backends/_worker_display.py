@@ -36,7 +36,16 @@ import re
 import sys
 import threading
 
-from _eagerexec_worker_io import _HEADER, _AfterImport, _encode, _state, _type_name
+from _eagerexec_worker_io import (
+    _HEADER,
+    _AfterImport,
+    _captured,
+    _encode,
+    _open_figures,
+    _state,
+    _type_name,
+    _unchanged,
+)
 
 HOOK = "__eagerexec_result__"
 
@@ -287,24 +296,13 @@ def show_figures(worker, changed_only, close):
     plt = sys.modules.get("matplotlib.pyplot")
     if plt is None:
         return paths
-    try:
-        from matplotlib._pylab_helpers import Gcf
-
-        figures = [manager.canvas.figure for _, manager in sorted(Gcf.figs.items())]
-    except Exception:
-        return paths
-    for fig in figures:
-        state = fig.__dict__
-        edits = state.get("_eagerexec_edits")
-        if changed_only and "_eagerexec_captured" in state and state["_eagerexec_captured"] == edits:
-            if edits is not None or not fig.stale:
-                continue
+    for fig in _open_figures():
+        if changed_only and _unchanged(fig):
+            continue
         try:
-            os.makedirs(worker.figdir, exist_ok=True)
-            worker.nfig += 1
-            path = os.path.join(worker.figdir, "figure-%d.png" % worker.nfig)
+            path = worker._figure_path()
             fig.savefig(path, format="png")
-            state["_eagerexec_captured"] = state.get("_eagerexec_edits")
+            _captured(fig)
             with open(path, "rb") as f:
                 png = f.read()
         except Exception as exc:

@@ -208,6 +208,31 @@ def _watch_figures():
     _AfterImport.install("matplotlib.figure", lambda module: _wrap_figure(module.Figure))
 
 
+def _open_figures():
+    """pyplot's open figures, by number (none when matplotlib's helpers are not there)."""
+    try:
+        from matplotlib._pylab_helpers import Gcf
+
+        return [manager.canvas.figure for _, manager in sorted(Gcf.figs.items())]
+    except Exception:
+        return []
+
+
+def _unchanged(fig):
+    """Not edited since its last capture: the edit count the Figure hook keeps is the captured
+    one (without the hook: captured, and not stale)."""
+    state = fig.__dict__
+    edits = state.get("_eagerexec_edits")
+    if "_eagerexec_captured" not in state or state["_eagerexec_captured"] != edits:
+        return False
+    return edits is not None or not fig.stale
+
+
+def _captured(fig):
+    """Note that ``fig`` was captured in its current state."""
+    fig.__dict__["_eagerexec_captured"] = fig.__dict__.get("_eagerexec_edits")
+
+
 def _wrap_figure(figure_cls):
     """Count a figure's edits (``stale`` set outside a draw) and note its last PNG save."""
     draw, savefig, stale = figure_cls.draw, figure_cls.savefig, figure_cls.stale
@@ -536,34 +561,27 @@ class Channels:
         return self._save_figures(plt)
 
     def _save_figures(self, plt):
-        """Save each open figure changed since its last capture; never changes the current one."""
+        """Save each open figure changed since its last capture; never changes the current one.
+        Figures stay open (the program may use them later, as it would under ``python file.py``)."""
         paths = []
-        try:
-            from matplotlib._pylab_helpers import Gcf
-
-            figures = [manager.canvas.figure for _, manager in sorted(Gcf.figs.items())]
-        except Exception:
-            return paths
-        for fig in figures:
-            # Figures stay open (the program may use them later, as it would under
-            # `python file.py`). Changed = edited since our last capture (the edit count kept
-            # by the Figure hook), or, without the hook, stale.
-            state = fig.__dict__
-            edits = state.get("_eagerexec_edits")
-            if "_eagerexec_captured" in state and state["_eagerexec_captured"] == edits:
-                if edits is not None or not fig.stale:
-                    continue
+        for fig in _open_figures():
+            if _unchanged(fig):
+                continue
             try:
-                os.makedirs(self.figdir, exist_ok=True)
-                self.nfig += 1
-                path = os.path.join(self.figdir, "figure-%d.png" % self.nfig)
+                path = self._figure_path()
                 own = _user_png(fig)
                 if own is not None:
                     shutil.copyfile(own, path)
                 else:
                     fig.savefig(path, format="png")
-                state["_eagerexec_captured"] = state.get("_eagerexec_edits")
+                _captured(fig)
                 paths.append(path)
             except Exception:
                 pass
         return paths
+
+    def _figure_path(self):
+        """The path of the session's next figure file (its directory made)."""
+        os.makedirs(self.figdir, exist_ok=True)
+        self.nfig += 1
+        return os.path.join(self.figdir, "figure-%d.png" % self.nfig)
