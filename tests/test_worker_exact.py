@@ -489,7 +489,7 @@ def test_background_output_between_calls_is_written(python: str, tmp_path: Path)
         )
         assert reply["err"] is None
         deadline = time.monotonic() + 20
-        while "from the thread" not in client.output("out") and time.monotonic() < deadline:
+        while "from the thread\n" not in client.output("out") and time.monotonic() < deadline:
             time.sleep(0.02)
         assert client.output("out") == "from the thread\n"  # no further call needed
     finally:
@@ -514,7 +514,8 @@ def test_flush_request_and_interrupt_during_a_call(python: str, tmp_path: Path) 
         os.write(client.to_worker, HEADER.pack(len(body)) + body)
         client.calls = 1
         deadline = time.monotonic() + 20  # bounds a hang; no timing is asserted
-        while "early" not in client.output("out") and time.monotonic() < deadline:
+        # Wait for the whole line: print writes "early" and "\n" separately, and a flush may land between.
+        while "early\n" not in client.output("out") and time.monotonic() < deadline:
             os.write(client.control, struct.pack(">I", 0))  # flush (repeated: the print may not have run)
             time.sleep(0.05)
         assert client.output("out") == "early\n"
@@ -524,7 +525,7 @@ def test_flush_request_and_interrupt_during_a_call(python: str, tmp_path: Path) 
         assert kind == b"R" and reply["err"]["type"] == "KeyboardInterrupt" and reply["err"]["line"] == 3
         assert "internal" not in reply["err"] and reply["x"] is None
         assert client.call("print('after')\n", 4)["err"] is None  # the session goes on
-        assert wait_for(client, "out", "after") == "early\nafter\n"
+        assert wait_for(client, "out", "after\n") == "early\nafter\n"
     finally:
         client.close()
 
