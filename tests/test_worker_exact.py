@@ -851,3 +851,27 @@ def test_main_names_are_finalized_at_exit(python: str) -> None:
     )
     runs = same(python, source)
     assert runs[0].stdout == "end of program\nfinalized private\nfinalized public\n"
+
+
+@pytest.mark.parametrize("python", PYTHONS[:2])
+def test_program_file_holds_exactly_the_program_after_each_start_again(python: str, tmp_path: Path) -> None:
+    """A call at line 1 starts the program's text again: ``__file__`` then holds exactly the new
+    program, shorter or longer than the last one, in bytes as well as in characters."""
+    client = Client(python, tmp_path)
+    try:
+        programs = [
+            "x = 'ééééé'  # long, two bytes a character\ny = 2\n",
+            "z = 'aaaaa'\n",  # fewer bytes than the first, as many characters as its first line
+            "w = 1\n\n\nv = [\n    1,\n]\n",  # longer again
+            "pass\n",
+        ]
+        for program in programs:
+            assert client.call(program, 1)["err"] is None
+            reply = client.call("print(repr(open(__file__, encoding='utf-8').read()))\n", program.count("\n") + 1)
+            assert reply["err"] is None
+        expected = "".join(
+            repr(p + "print(repr(open(__file__, encoding='utf-8').read()))\n") + "\n" for p in programs
+        )
+        assert wait_for(client, "out", expected[-20:]) == expected
+    finally:
+        client.close()

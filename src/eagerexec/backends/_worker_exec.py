@@ -36,6 +36,9 @@ _OLD_PARSER = sys.version_info < (3, 10)
 _CLASS_LINES = sys.version_info >= (3, 13)
 _KI_STATUS = -2 if sys.version_info >= (3, 8) else 1  # uncaught KeyboardInterrupt
 # Python's lines end at \n, \r\n or \r only (str.splitlines also splits at \f, \x1c, U+2028...).
+# The first word of a source after blank and comment lines (a name, not a string's prefix: the
+# character after it is checked too).
+_FIRST_WORD = re.compile(r"(?:[ \t\f]*(?:#[^\r\n]*)?(?:\r\n|\r|\n))*[ \t\f]*([A-Za-z_][A-Za-z0-9_]*)")
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 # The worker's own files, whose frames never show in the program's tracebacks (``_worker.py``
 # adds its own name as its frames spell it).
@@ -150,9 +153,15 @@ class Execution:
             del self.lines[first_line - 1 :]
             self.lines.extend(["\n"] * (first_line - 1 - len(self.lines)))
             self.lines.extend(new)
-            self.program_file.seek(0)
-            self.program_file.truncate()
-            self.program_file.write("".join(self.lines))
+            # Rewritten in place, cut only when it got shorter (a truncate costs more than the
+            # rest of a trivial call; the host starts every run's program again at line 1).
+            out = self.program_file
+            out.seek(0)
+            out.write("".join(self.lines))
+            out.flush()
+            end = out.buffer.tell()
+            if os.fstat(out.fileno()).st_size > end:
+                out.buffer.truncate(end)
         self.program_file.flush()
         linecache.cache[self.program] = (0, None, self.lines, self.program)
 
@@ -252,6 +261,9 @@ class Execution:
         self.beginning = False
         if not _PREAMBLE_NAMES.issuperset(code.co_names):
             return
+        first = _FIRST_WORD.match(source)
+        if first is not None and first.group(1) != "from" and source[first.end() : first.end() + 1] not in ("'", '"'):
+            return  # it opens with a statement that is neither a string nor ``from`` (``pass``)
         try:
             body = ast.parse(source).body
         except SyntaxError:
