@@ -16,11 +16,14 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from .._exceptions import UsageError
 from ._outcome import OutputCallback
 from ._output import DEFAULT_MAX_OUTPUT
+
+if TYPE_CHECKING:
+    from ._forkserver import ForkServer
 
 __all__ = [
     "DEFAULT_SPIN",
@@ -115,7 +118,15 @@ class LimitOptions(TypedDict, total=False):
 
 
 class LocalOptions(WorkerOptions, total=False):
-    """Options of the ``local`` backend (see ``WorkerOptions``)."""
+    """Options of the ``local`` backend (see ``WorkerOptions``).
+
+    Keys:
+        fork_server: a started ``ForkServer`` to fork the worker from (its preloads already
+            imported) instead of starting an interpreter; ``python`` must be its interpreter
+            (default: it is). ``SessionPool`` sets this when it forks.
+    """
+
+    fork_server: ForkServer | None
 
 
 class SandboxOptions(WorkerOptions, LimitOptions, total=False):

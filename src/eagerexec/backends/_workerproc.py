@@ -31,14 +31,18 @@ __all__ = ["ExitWatch", "StreamOutput", "Waitable", "WorkerProcess", "remove_kee
 
 
 class Waitable(Protocol):
-    """What the host needs of the session's process (``subprocess.Popen`` has it)."""
+    """What the host needs of the session's process: ``subprocess.Popen``'s surface (a forked
+    session's ``ForkedProcess`` and docker's container process have it too)."""
 
     @property
     def pid(self) -> int: ...
 
+    @property
+    def returncode(self) -> int | None: ...
+
     def poll(self) -> int | None: ...
 
-    def wait(self) -> int: ...
+    def wait(self, timeout: float | None = None) -> int: ...
 
     def terminate(self) -> None: ...
 
@@ -56,7 +60,7 @@ class WorkerProcess:
         cleanup: called once after the process is reaped (remove FIFOs, containers...).
     """
 
-    process: subprocess.Popen[bytes]
+    process: Waitable
     to_worker: int
     from_worker: int
     control: int
