@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from eagerexec import Session, SessionPool
-from eagerexec._exceptions import UsageError
+from eagerexec._exceptions import BackendUnavailableError, UsageError
 from eagerexec.backends._forkserver import ForkedProcess, ForkServer
 from eagerexec.backends._outcome import ExecRequest
 from eagerexec.backends.local import LocalBackend, local_environment
@@ -83,6 +83,10 @@ PROGRAMS = {
     "threads_and_signals": (
         "import signal, threading, os\nprint(threading.active_count(), os.getpgid(0) == os.getpid())\n"
         "print(signal.getsignal(signal.SIGCHLD), signal.getsignal(signal.SIGINT))\n"
+    ),
+    "streams": (
+        "import sys\nfor s in (sys.stdin, sys.stdout, sys.stderr):\n"
+        "    print(s.name, s.encoding, s.errors, s.line_buffering, s.seekable(), s.isatty(), file=sys.stderr)\n"
     ),
     "environment": "import os\nprint(os.environ.get('FS_MARK'), os.environ.get('MPLBACKEND'))\n",
     "uncaught_keyboard_interrupt": "raise KeyboardInterrupt\n",
@@ -425,3 +429,17 @@ def _cmdline(pid: str) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except OSError:
         return ""
+
+
+@pytest.mark.parametrize("version", ["2.7", "3.6"])
+def test_an_interpreter_the_worker_refuses_gives_one_clear_line(version: str) -> None:
+    found = sorted(PYENV.glob(f"{version}*/bin/python{version}"))
+    if not found:
+        pytest.skip(f"no Python {version} under pyenv")
+
+    async def main() -> None:
+        async with server(python=str(found[0])):
+            pass
+
+    with pytest.raises(BackendUnavailableError, match=r"needs Python 3\.7 to 3\.13, this is " + re.escape(version)):
+        run(main())

@@ -1,6 +1,7 @@
 """Execution backends: one persistent interpreter session behind one small interface."""
 
 from ._base import BACKENDS, Backend, OutputCallback, open_backend
+from ._forkserver import ForkServer
 from ._options import (
     CommonOptions,
     DockerOptions,
@@ -20,6 +21,7 @@ __all__ = [
     "DockerOptions",
     "ExecError",
     "ExecRequest",
+    "ForkServer",
     "JupyterOptions",
     "LimitOptions",
     "LocalOptions",

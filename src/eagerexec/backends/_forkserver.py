@@ -36,7 +36,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -324,7 +323,10 @@ class ForkServer:
 
     def _launch(self) -> dict[str, Any]:
         host, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        errors = tempfile.TemporaryFile()
+        # The template's fd 1/2 are a pipe (what a cold worker's are: Python sets its streams up
+        # once, buffering and seekability included, and the children inherit them), read until
+        # the hello for the reason of a failed start, then closed.
+        errors_r, errors_w = os.pipe()
         try:
             command = [*self.wrapper, self.python, str(TEMPLATE_PATH), "--socket", str(child.fileno())]
             if self.preload:
@@ -332,25 +334,24 @@ class ForkServer:
             self._process = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=errors,
+                stdout=errors_w,
+                stderr=errors_w,
                 pass_fds=(child.fileno(),),
                 env=self.env,
                 start_new_session=True,
             )
         except OSError as exc:
             host.close()
-            errors.close()
+            os.close(errors_r)
             raise BackendError(f"fork server: cannot start {self.python}: {exc}") from exc
         finally:
             child.close()
+            os.close(errors_w)
         self._sock = host
         try:
-            message = self._recv()
+            message, text = self._hello(errors_r)
             if message is None or "hello" not in message:
                 code = self._process.wait()
-                errors.seek(0)
-                text = errors.read().decode("utf-8", "replace").strip()[-2000:]
                 if code == 2 and text and "\n" not in text:
                     raise BackendUnavailableError(f"fork server: {text} ({self.python})")
                 raise BackendError(
@@ -362,7 +363,7 @@ class ForkServer:
             self._reap_template()
             raise
         finally:
-            errors.close()
+            os.close(errors_r)
         self.template_pid = self._process.pid
         if message.get("pid") != self._process.pid:  # in its own PID namespace: find it
             found = None
@@ -377,6 +378,24 @@ class ForkServer:
                 raise BackendError("fork server: cannot find the template's host pid in /proc")
             self.template_pid = found
         return message
+
+    def _hello(self, errors: int) -> tuple[dict[str, Any] | None, str]:
+        """The template's first message, reading what it prints meanwhile (its last 2000
+        characters, stripped, are returned)."""
+        assert self._sock is not None
+        printed = bytearray()
+        watched: list[Any] = [self._sock, errors]
+        while True:
+            ready = select.select(watched, [], [])[0]
+            if errors in ready:  # what it printed first (a start-up that fails ends with EOF)
+                data = os.read(errors, 1 << 16)
+                if data:
+                    printed += data
+                    del printed[:-4000]
+                else:
+                    watched = [self._sock]
+                continue
+            return self._recv(), printed.decode("utf-8", "replace").strip()[-2000:]
 
     def _recv(self) -> dict[str, Any] | None:
         assert self._sock is not None
