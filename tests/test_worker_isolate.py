@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,10 @@ def err(call, *args):
         return errno.errorcode.get(exc.errno, str(exc.errno))
     return "ok"
 
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
 def probe(i, sess, go, res):
     out = {"pid": os.getpid(), "ppid": os.getppid(), "ns": ns(), "hostname": socket.gethostname()}
     out["procs"] = sorted(int(n) for n in os.listdir("/proc") if n.isdigit())
@@ -86,6 +91,7 @@ def probe(i, sess, go, res):
     out["connect_own"] = err(socket.create_connection, ("127.0.0.1", cfg["port"] + i), 3)
     out["connect_sibling"] = err(socket.create_connection, ("127.0.0.1", cfg["port"] + 1 - i), 3)
     out["setuid"] = err(os.setuid, 4242 if os.getuid() == 0 else 0)
+    out["sysctl"] = err(write, "/proc/sys/kernel/hostname", "x")
     send(res, out)
 
 def grandchildren(res):
@@ -159,7 +165,7 @@ def bwrap() -> str:
         raise
 
 
-def template_command(root: Path, python: str, cfg: dict[str, Any]) -> list[str]:
+def template_command(root: Path, python: str, cfg: dict[str, Any], extra: tuple[str, ...] = ()) -> list[str]:
     flags = _worker_isolate.template_bwrap_flags(str(root))
     return [
         bwrap(),
@@ -170,34 +176,44 @@ def template_command(root: Path, python: str, cfg: dict[str, Any]) -> list[str]:
         "--unshare-ipc",
         "--unshare-uts",
         "--die-with-parent",
+        *extra,
         *flags,
         "--", python, "-c", TEMPLATE, json.dumps({"root": str(root), "module": str(MODULE), **cfg}),
     ]  # fmt: skip
 
 
-def start(root: Path, python: str, cfg: dict[str, Any]) -> subprocess.Popen[str]:
+def start(
+    root: Path, python: str, cfg: dict[str, Any], extra: tuple[str, ...] = (), user: int | None = None
+) -> subprocess.Popen[str]:
+    """The template in its bwrap, as root (bwrap keeps the capabilities it adds) or as ``user``
+    (bwrap then makes a user namespace and the capabilities are that namespace's)."""
     if os.getuid() != 0:
-        pytest.skip("the template runs as root (CI does): bwrap keeps capabilities only for root here")
+        pytest.skip("these tests run as root (CI does): they chown to uid 65534 or run bwrap as another user")
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}  # no coverage hooks inside
-    return subprocess.Popen(
-        template_command(root, python, cfg), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
+    command = template_command(root, python, cfg, extra)
+    ids: dict[str, Any] = {} if user is None else {"user": user, "group": user, "extra_groups": []}
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, **ids)
 
 
-def run(root: Path, python: str, cfg: dict[str, Any]) -> dict[str, Any]:
-    proc = start(root, python, cfg)
+def run(
+    root: Path, python: str, cfg: dict[str, Any], extra: tuple[str, ...] = (), user: int | None = None
+) -> dict[str, Any]:
+    proc = start(root, python, cfg, extra, user)
     out, err = proc.communicate(timeout=120)
+    if user is not None and proc.returncode != 0 and "bwrap:" in err and "namespace" in err:
+        pytest.skip(f"no unprivileged user namespaces here: {err.strip()}")
     assert proc.returncode == 0, err
     result: dict[str, Any] = json.loads(out.splitlines()[-1])
     return result
 
 
-def session(root: Path, name: str, uid: int | None, **spec: Any) -> dict[str, Any]:
+def session(root: Path, name: str, uid: int | None, owner: int | None = None, **spec: Any) -> dict[str, Any]:
     keep = [root / name / "work", root / name / "private"]
+    owner = uid if owner is None else owner
     for d in keep:
         d.mkdir(parents=True)
-        if uid is not None:
-            os.chown(d, uid, uid)
+        if owner is not None:
+            os.chown(d, owner, owner)
     return {"root": str(root), "keep": [str(d) for d in keep], "uid": uid, **spec}
 
 
@@ -212,15 +228,34 @@ def free_port_pair() -> int:
             return port
 
 
-PYTHONS = [sys.executable, *([PY37] if os.path.exists(PY37) else [])]
+USER = 1000  # any uid but root: bwrap runs unprivileged, in a user namespace
+CASES = [
+    pytest.param("root", sys.executable, id="root"),
+    *([pytest.param("root", PY37, id="root-py37")] if os.path.exists(PY37) else []),
+    pytest.param("user", "/usr/bin/python3", id="user-namespace"),  # readable by USER, unlike /root/...
+]
 
 
-@pytest.mark.parametrize("python", PYTHONS, ids=lambda p: "py37" if p == PY37 else "py")
-def test_sibling_sessions_see_only_themselves(tmp_path: Path, python: str) -> None:
-    root = tmp_path / "sessions"
-    specs = [session(root, "a", NOBODY), session(root, "b", None, hostname="box-b")]
-    cfg = {"mode": "probe", "port": free_port_pair(), "sessions": [{"spec": s, "code": "probe"} for s in specs]}
-    out = run(root, python, cfg)
+@pytest.mark.parametrize(("who", "python"), CASES)
+def test_sibling_sessions_see_only_themselves(who: str, python: str) -> None:
+    if not os.path.exists(python):
+        pytest.skip(f"no {python}")
+    with tempfile.TemporaryDirectory() as tmp:  # not under pytest's 0700 directory: USER reaches it
+        os.chmod(tmp, 0o755)
+        root = Path(tmp) / "sessions"
+        if who == "root":  # one session switches to uid 65534, one stays root (no capabilities)
+            specs = [session(root, "a", NOBODY), session(root, "b", None, hostname="box-b")]
+            user, uids = None, [NOBODY, 0]
+        else:  # USER's sessions keep USER's id
+            specs = [session(root, "a", None, owner=USER), session(root, "b", None, owner=USER, hostname="box-b")]
+            os.chown(root, USER, USER)
+            user, uids = USER, [USER, USER]
+        cfg = {"mode": "probe", "port": free_port_pair(), "sessions": [{"spec": s, "code": "probe"} for s in specs]}
+        out = run(root, python, cfg, user=user)
+        check_probes(root, specs, uids, out)
+
+
+def check_probes(root: Path, specs: list[dict[str, Any]], uids: list[int], out: dict[str, Any]) -> None:
     assert out["statuses"] == [0, 0]
     # a root under /tmp shows its path there, and nothing else of the template's /tmp
     under_tmp = root.is_relative_to("/tmp")
@@ -236,8 +271,11 @@ def test_sibling_sessions_see_only_themselves(tmp_path: Path, python: str) -> No
         for key in ("CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb"):
             assert int(res[key][0], 16) == 0, key
         assert res["NoNewPrivs"] == ["1"]
-        assert res["Uid"] == [str(NOBODY if spec["uid"] is not None else 0)] * 4
-        assert res["setuid"] == "EPERM"  # to root, or (as a root without capabilities) to anyone
+        assert res["Uid"] == [str(uids[i])] * 4
+        # to root, or (as a root without capabilities) to anyone; EINVAL: not mapped (user namespace)
+        assert res["setuid"] in ("EPERM", "EINVAL")
+        # a fresh /proc: sysctls stay read-only as under bwrap (a capability-less root could write some)
+        assert res["sysctl"] in (("EROFS",) if uids[i] == 0 else ("EROFS", "EACCES"))
         assert res["own_fds_listable"] == "ok"
         assert res["writes"] == [[f"own-{i}"], [f"own-{i}"]]
         assert res["sibling_dirs"] == ["ENOENT", "ENOENT"]
@@ -262,13 +300,14 @@ EXITS = [
 ]
 
 
-def test_exit_statuses_reach_the_template_as_from_a_plain_child(tmp_path: Path) -> None:
+@pytest.mark.parametrize("extra", [(), ("--unshare-pid", "--unshare-net")], ids=["plain", "nested-pid-net"])
+def test_exit_statuses_reach_the_template_as_from_a_plain_child(tmp_path: Path, extra: tuple[str, ...]) -> None:
     root = tmp_path / "sessions"
     sessions = []
     for i, (code, _) in enumerate(EXITS):
         spec = session(root, f"s{i}", NOBODY, network=code.endswith("net_before else 7)"))
         sessions.append({"spec": spec, "code": code})
-    out = run(root, sys.executable, {"mode": "exits", "port": 0, "sessions": sessions})
+    out = run(root, sys.executable, {"mode": "exits", "port": 0, "sessions": sessions}, extra)
     assert out["statuses"] == [want for _, want in EXITS]
 
 
