@@ -92,6 +92,7 @@ def probe(i, sess, go, res):
     out["connect_sibling"] = err(socket.create_connection, ("127.0.0.1", cfg["port"] + 1 - i), 3)
     out["setuid"] = err(os.setuid, 4242 if os.getuid() == 0 else 0)
     out["sysctl"] = err(write, "/proc/sys/kernel/hostname", "x")
+    out["read_only"] = [err(write, os.path.join(d, "x"), "x") for d in sess["spec"]["read_only"]]
     send(res, out)
 
 def grandchildren(res):
@@ -214,7 +215,8 @@ def session(root: Path, name: str, uid: int | None, owner: int | None = None, **
         d.mkdir(parents=True)
         if owner is not None:
             os.chown(d, owner, owner)
-    return {"root": str(root), "keep": [str(d) for d in keep], "uid": uid, **spec}
+    (keep[0] / "venv").mkdir()  # an interpreter inside the workdir: read-only
+    return {"root": str(root), "keep": [str(d) for d in keep], "read_only": [str(keep[0] / "venv")], "uid": uid, **spec}
 
 
 def free_port_pair() -> int:
@@ -277,7 +279,8 @@ def check_probes(root: Path, specs: list[dict[str, Any]], uids: list[int], out: 
         # a fresh /proc: sysctls stay read-only as under bwrap (a capability-less root could write some)
         assert res["sysctl"] in (("EROFS",) if uids[i] == 0 else ("EROFS", "EACCES"))
         assert res["own_fds_listable"] == "ok"
-        assert res["writes"] == [[f"own-{i}"], [f"own-{i}"]]
+        assert res["writes"] == [[f"own-{i}", "venv"], [f"own-{i}"]]
+        assert res["read_only"] == ["EROFS"]
         assert res["sibling_dirs"] == ["ENOENT", "ENOENT"]
         assert res["root"] == [["a", "b"][i]]  # the sibling's directory is not even a name
         assert res["root_write"] == "EROFS"
@@ -285,7 +288,7 @@ def check_probes(root: Path, specs: list[dict[str, Any]], uids: list[int], out: 
         assert res["tmp_after"] == sorted([*path_to_root, f"mine-{i}"]) and res["shm_after"] == [f"shm-{i}"]
         assert (res["connect_own"], res["connect_sibling"]) == ("ok", "ECONNREFUSED")
     for i in range(2):  # the writes landed in the real directories
-        assert sorted(os.listdir(specs[i]["keep"][0])) == [f"own-{i}"]
+        assert sorted(os.listdir(specs[i]["keep"][0])) == [f"own-{i}", "venv"]
     assert sorted(os.listdir(root)) == ["a", "b"]
 
 
@@ -344,31 +347,39 @@ def pids_in(pidns: str) -> list[int]:
     return found
 
 
-@pytest.mark.parametrize("kill", ["killpg", "outer only"])
+@pytest.mark.parametrize("kill", ["killpg", "outer only", "template"])
 def test_killing_the_session_leaves_nothing(tmp_path: Path, kill: str) -> None:
     root = tmp_path / "sessions"
     sessions = [{"spec": session(root, "a", NOBODY), "code": "grandchildren"}]
     proc = start(root, sys.executable, {"mode": "grandchildren", "port": 0, "sessions": sessions})
+    assert proc.stdout is not None
+    first = json.loads(proc.stdout.readline())
+    outer, pidns = first["children"][0], first["report"]["pidns"]
     try:
-        assert proc.stdout is not None
-        first = json.loads(proc.stdout.readline())
-        outer = first["children"][0]
-        pidns = first["report"]["pidns"]
         assert len(pids_in(pidns)) == 4  # init, the worker, two grandchildren (one left the group)
         assert os.getpgid(outer) == outer
         if kill == "killpg":
             os.killpg(outer, signal.SIGKILL)
-        else:
+        elif kill == "outer only":
             os.kill(outer, signal.SIGKILL)  # init has PDEATHSIG: the namespace goes with it
-        out, err = proc.communicate(timeout=120)
-        assert json.loads(out.splitlines()[-1])["statuses"] == [-9], err
+        else:
+            os.kill(first["template_pid"], signal.SIGKILL)  # outer has PDEATHSIG, then init
         deadline = time.monotonic() + 30
         while pids_in(pidns) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert pids_in(pidns) == []
-    finally:
+        out, err = proc.communicate(timeout=120)
+        if kill != "template":
+            assert json.loads(out.splitlines()[-1])["statuses"] == [-9], err
+    finally:  # a failed run leaves nothing behind either
         proc.kill()
         proc.wait()
+        leftover = pids_in(pidns)
+        for pid in [outer, *leftover] if leftover else []:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def test_template_flags_name_the_capabilities_and_bind_root() -> None:

@@ -181,12 +181,12 @@ def _mount(source: Optional[str], target: str, fstype: Optional[str], flags: int
 
 
 class _Spec(object):
-    __slots__ = ("root", "keep", "network", "uid", "gid", "hostname")
+    __slots__ = ("root", "keep", "read_only", "network", "uid", "gid", "hostname")
 
     def __init__(self, spec: Dict[str, Any]) -> None:
         if not isinstance(spec, dict):
             raise IsolationError(errno.EINVAL, "isolate: spec must be a dict, not %s" % type(spec).__name__)
-        unknown = sorted(set(spec) - {"root", "keep", "network", "uid", "gid", "hostname"})
+        unknown = sorted(set(spec) - {"root", "keep", "read_only", "network", "uid", "gid", "hostname"})
         if unknown:
             raise IsolationError(errno.EINVAL, "isolate: unknown spec key(s): %s" % ", ".join(unknown))
         root = spec.get("root")
@@ -203,6 +203,10 @@ class _Spec(object):
                 raise IsolationError(errno.ENOENT, "isolate: keep path %r is not a directory" % path)
             if inside.startswith(path.rstrip("/") + "/"):
                 raise IsolationError(errno.EINVAL, "isolate: keep path %r holds root %r" % (path, self.root))
+        read_only = spec.get("read_only", [])
+        if not isinstance(read_only, (list, tuple)) or not all(isinstance(p, str) and os.path.isabs(p) for p in read_only):
+            raise IsolationError(errno.EINVAL, "isolate: read_only must be a list of absolute paths, got %r" % (read_only,))
+        self.read_only = _outermost([os.path.realpath(p) for p in read_only if os.path.exists(p)])
         self.network = bool(spec.get("network", False))
         uid = spec.get("uid")
         gid = spec.get("gid", uid)
@@ -235,7 +239,9 @@ def isolate(spec: Dict[str, Any]) -> None:
 
     Args:
         spec: ``root`` (directory of every session's directories, hidden but for ``keep``),
-            ``keep`` (paths kept, writable, at the same place), ``network`` (False: an own
+            ``keep`` (paths kept, writable, at the same place), ``read_only`` (paths made
+            read-only after that, e.g. a virtual environment inside the workdir; missing ones
+            are skipped), ``network`` (False: an own
             network namespace with loopback only), ``uid`` (and optional ``gid``, default the
             uid; None: keep the current ids), ``hostname`` (default "sandbox").
 
@@ -270,8 +276,14 @@ def isolate(spec: Dict[str, Any]) -> None:
         if _init(status_w, alive_r, top):  # True in the worker
             os.close(status_w)
             os.close(alive_r)
-            signal.signal(signal.SIGCHLD, sigchld)
-            _setup_worker(conf)
+            if sigchld is not None:  # None: not a handler Python can restore
+                signal.signal(signal.SIGCHLD, sigchld)
+            try:
+                _setup_worker(conf)
+            except IsolationError:
+                raise
+            except OSError as exc:  # a step not named below
+                raise _fail("setting up the session (%s)" % exc, exc.errno or errno.EIO) from None
             return
     os.close(status_w)
     os.close(alive_r)
@@ -486,6 +498,9 @@ def _setup_mounts(conf: _Spec) -> None:
         os.close(fd)
     flags = _MS_REMOUNT | _MS_BIND | _MS_RDONLY | nosuid | _MS_NOEXEC
     _mount(None, conf.root, None, flags, None, "mount(remount root %s read-only)" % conf.root)
+    for path in conf.read_only:  # e.g. an interpreter inside a kept workdir
+        _mount(path, path, None, _MS_BIND | _MS_REC, None, "mount(bind %s)" % path)
+        _mount(None, path, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | nosuid, None, "mount(remount %s read-only)" % path)
 
 
 def _loopback_up() -> None:
