@@ -30,6 +30,10 @@ _CALL_ID = struct.Struct(">I")
 _PEEK = 2  # socket.MSG_PEEK (socket is imported at the program's first fork only)
 _WAITED = _HEADER.pack(3) + b"W{}"  # to a forked child: its parent waits for it (see Channels)
 _FLUSH_EVERY = 0.05
+# Called between the polls of a spin: when the host and the worker share one CPU (the scheduler
+# put them there, or a third process holds the other), a spinning side would keep the CPU for its
+# whole time slice while the other cannot answer; yielding hands it over at once.
+_yield = getattr(os, "sched_yield", lambda: None)
 
 # Idle-time garbage collection (see Worker._idle).
 _IDLE_GC_AFTER = 3  # young-generation collections since the last full one
@@ -523,6 +527,7 @@ class Channels:
                 except BlockingIOError:
                     if time.perf_counter() >= deadline:
                         break
+                    _yield()  # the host may be on this CPU: let it run (see _yield)
         while True:
             if select.select([rfd], [], [], _FLUSH_EVERY)[0]:
                 try:

@@ -78,6 +78,9 @@ FLUSH_EVERY = 0.1
 program's buffered output (stdout is block-buffered on a pipe) reaches ``on_output`` as it comes."""
 
 _READ = 1 << 16
+# Between the polls of the spin for a reply: a worker on this CPU gets it at once (see the
+# worker's ``_yield``).
+_yield = getattr(os, "sched_yield", lambda: None)
 
 
 class WorkerBackend(Backend):
@@ -565,6 +568,7 @@ class WorkerBackend(Backend):
             self._on_reply()
             if time.perf_counter() >= deadline:
                 return
+            _yield()  # the worker may be on this CPU: let it run
 
     async def _died(self, fresh: bool) -> Outcome:
         proc = self._proc
