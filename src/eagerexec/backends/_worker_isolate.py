@@ -31,7 +31,10 @@ CAP_SETUID); the worker's rlimits still apply afterwards (lowering a limit needs
 Any failing step raises ``IsolationError`` (one line: the step, the call, errno) in the process
 that took it: in *outer* before any fork, or in the worker before it returns; a caller must
 then exit without running user code (its exit status reaches the host through *init* and
-*outer*).
+*outer*). Only a failure of *init* itself (before the worker exists, or dropping its own
+capabilities) cannot raise there: init writes one line on stderr, kills the worker and the
+session ends with status 125. Not unshared: the cgroup namespace (the template's bwrap can
+have its own, ``--unshare-cgroup-try``), as today's per-session bwrap shares its cgroup too.
 """
 
 from __future__ import annotations
@@ -94,7 +97,10 @@ def template_bwrap_flags(root: str) -> List[str]:
     ``--die-with-parent``, ``--new-session``; leave out ``--unshare-net`` when any session
     forked from this template may ask for ``network=True`` (a child cannot get the host's
     network back; a child with ``network`` false makes its own anyway). Every capability kept
-    here is dropped by each child before user code runs.
+    here is dropped by each child before user code runs; the template itself never runs user
+    code. The same flags serve an unprivileged caller (bwrap then makes a user namespace and
+    the capabilities are that namespace's). A per-session read-only path inside the workdir
+    (a project's .venv) goes in the spec's ``read_only``.
 
     Args:
         root: the directory holding every session's workdir and private directory.
