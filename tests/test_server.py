@@ -488,3 +488,21 @@ def test_a_notebook_session_sends_display_records_in_program_order() -> None:
     result = msgs[-1]["result"]
     assert set(result) == set(REPLAY_KEYS)  # the result JSON is the same as `eager replay --json`
     assert [o["type"] for o in result["outputs"]] == ["stdout", "result", "display", "stdout"]
+
+
+@pytest.mark.parametrize("fork", [None, False])
+def test_warm_sessions_are_forked_from_one_template_unless_told_not_to(fork: bool | None) -> None:
+    """With a pool and preloads (local backend, Linux), every session is a child of one template
+    process that imported the preloads, not of the server; ``fork=False`` starts each itself."""
+    probe = "import os, sys\nprint(os.getppid(), 'decimal' in sys.modules)\nx = 1\n"
+    with make(pool_size=1, preload=("decimal",), fork=fork) as c:
+        parents = set()
+        for _ in range(3):  # the pooled session, then sessions started on demand
+            with c.websocket_connect("/v1/stream", headers=AUTH) as ws:
+                ppid, loaded = stdout(send_program(ws, [probe])).split()
+            assert loaded == "True"
+            parents.add(int(ppid))
+    if fork is None:
+        assert len(parents) == 1 and parents != {os.getpid()}  # one template, not this process
+    else:
+        assert parents == {os.getpid()}  # each worker the server's own child

@@ -58,6 +58,11 @@ def _parse_size(text: str | None) -> int | None:
     help="Modules each warm session imports (comma-separated; those not installed are skipped).",
 )
 @click.option(
+    "--fork/--no-fork",
+    default=None,
+    help="Fork warm sessions from one template that imported --preload (default: where the backend can).",
+)
+@click.option(
     "--ray",
     "ray_address",
     is_flag=False,
@@ -90,6 +95,7 @@ def serve_command(
     max_sessions: int,
     pool_size: int,
     preload: str,
+    fork: bool | None,
     ray_address: str | None,
     spin: float,
     drain_timeout: float,
@@ -119,6 +125,7 @@ def serve_command(
         max_sessions=max_sessions,
         pool_size=pool_size,
         preload=tuple(m.strip() for m in preload.split(",") if m.strip()),
+        fork=fork,
         drain_timeout=drain_timeout,
         ray_address=ray_address,
         spin=spin,

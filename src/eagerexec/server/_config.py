@@ -44,6 +44,9 @@ class ServerConfig:
         max_sessions: concurrent sessions on the whole server.
         pool_size: pre-started sessions kept warm (0: start each session on demand).
         preload: modules imported in each warm session (those not importable are left out).
+        fork: fork the warm sessions from one template that imported ``preload`` once
+            (``SessionPool(fork=)``: the preloads' memory shared, a session in milliseconds).
+            None: whenever the backend can; False: each session starts its own interpreter.
         drain_timeout: seconds SIGTERM waits for running programs before stopping.
         spin: the worker backends' ``spin`` (seconds each side polls before sleeping). 0 by default
             on a server: sessions outnumber cores, and a worker spinning after each reply takes
@@ -68,6 +71,7 @@ class ServerConfig:
     max_sessions: int = 64
     pool_size: int = 0
     preload: tuple[str, ...] = ()
+    fork: bool | None = None
     drain_timeout: float = 30.0
     spin: float | None = 0.0
     ray_address: str | None = None

@@ -82,6 +82,7 @@ class SessionManager:
                 self.config.backend,
                 size=self.config.pool_size,
                 preload=self.preload,
+                fork=self.config.fork if self.preload else None,
                 **self.config.session_options(),
             )
             await self._pool.start()
