@@ -88,6 +88,10 @@ PROGRAMS = {
         "import sys\nfor s in (sys.stdin, sys.stdout, sys.stderr):\n"
         "    print(s.name, s.encoding, s.errors, s.line_buffering, s.seekable(), s.isatty(), file=sys.stderr)\n"
     ),
+    "fork_in_program": (
+        "import os\npid = os.fork()\nif pid == 0:\n    print('child', flush=True)\n    os._exit(5)\n"
+        "_, status = os.waitpid(pid, 0)\nprint('parent', os.WEXITSTATUS(status))\n"
+    ),
     "environment": "import os\nprint(os.environ.get('FS_MARK'), os.environ.get('MPLBACKEND'))\n",
     "uncaught_keyboard_interrupt": "raise KeyboardInterrupt\n",
 }
@@ -214,11 +218,18 @@ def test_a_figure_is_captured_in_a_session_forked_after_pyplot_was_imported() ->
 
 def test_interrupt_timeout_and_restart_on_a_forked_session() -> None:
     async def main() -> tuple[Any, Any, Any, Any, int | None, int | None]:
-        async with server(preload=("json",)) as fs, LocalBackend(fork_server=fs) as b:
+        started = asyncio.Event()
+
+        def on_output(event: Any) -> None:
+            if "sleeping" in event.data:
+                started.set()
+
+        async with server(preload=("json",)) as fs, LocalBackend(fork_server=fs, on_output=on_output) as b:
             await b.execute(ExecRequest(code="x = 1\n"))
             timed = await b.execute(ExecRequest(code="import time\nwhile True:\n    time.sleep(0.01)\n", timeout=0.5))
-            call = asyncio.ensure_future(b.execute(ExecRequest(code="import time\ntime.sleep(60)\n")))
-            await asyncio.sleep(0.3)
+            code = "import time\nprint('sleeping', flush=True)\ntime.sleep(60)\n"
+            call = asyncio.ensure_future(b.execute(ExecRequest(code=code)))
+            await started.wait()  # the call runs: the interrupt is for it
             await b.interrupt()
             interrupted = await call
             still = await b.execute(ExecRequest(code="print(x)\n"))
@@ -231,7 +242,7 @@ def test_interrupt_timeout_and_restart_on_a_forked_session() -> None:
 
     timed, interrupted, still, lost, before, after = run(main())
     assert timed.timed_out and timed.error.type == "KeyboardInterrupt" and timed.survived
-    assert interrupted.error.type == "KeyboardInterrupt"
+    assert interrupted.error.type == "KeyboardInterrupt" and interrupted.stdout == "sleeping\n"
     assert still.stdout == "1\n"
     assert lost.stdout == "False\n" and before != after
 
@@ -278,6 +289,11 @@ def test_pool_aclose_leaves_no_process_behind() -> None:
         assert alive(fs.template_pid)  # the handed-out session still needs its reaper
         result = await handed.execute(ExecRequest(code="print(2 + 2)\n"))
         assert result.stdout == "4\n"
+        await handed.restart()  # the closed server forks no more: a cold start
+        assert handed._proc is not None and not isinstance(handed._proc.process, ForkedProcess)
+        pids.append(handed._proc.process.pid)
+        result = await handed.execute(ExecRequest(code="print(2 + 3)\n"))
+        assert result.stdout == "5\n"
         await handed.aclose()
         return pids
 
@@ -366,27 +382,28 @@ def test_a_template_in_its_own_pid_namespace_gives_host_pids() -> None:
     assert gone_soon(host_pid) and gone_soon(template)
 
 
-def _python37() -> str | None:
-    for path in sorted(PYENV.glob("3.7*/bin/python3.7")):
+def _pyenv(version: str) -> str | None:
+    for path in sorted(PYENV.glob(f"{version}*/bin/python{version}")):
         return str(path)
     return None
 
 
-def test_the_template_starts_and_serves_under_python37() -> None:
-    py37 = _python37()
-    if py37 is None:
-        pytest.skip("no Python 3.7 under pyenv")
+@pytest.mark.parametrize("version", ["3.7", "3.13"])
+def test_the_template_starts_and_serves_under_the_oldest_and_newest_python(version: str) -> None:
+    python = _pyenv(version)
+    if python is None:
+        pytest.skip(f"no Python {version} under pyenv")
 
     async def main() -> tuple[Any, Any]:
-        async with server(python=py37, preload=("json", "decimal")) as fs:
-            assert fs.hello["python"].startswith("3.7.")
+        async with server(python=python, preload=("json", "decimal")) as fs:
+            assert fs.hello["python"].startswith(version + ".")
             async with LocalBackend(fork_server=fs) as b:
                 first = await b.execute(ExecRequest(code="import sys\nprint(sys.version_info[:2], 'json' in sys.modules)\n"))
                 exited = await b.execute(ExecRequest(code="import sys\nsys.exit(3)\n"))
                 return first, exited
 
     first, exited = run(main())
-    assert first.stdout == "(3, 7) True\n"
+    assert first.stdout == f"{tuple(int(n) for n in version.split('.'))} True\n"
     assert exited.error is not None and (exited.error.type, exited.error.message) == ("SystemExit", "3")
 
 
@@ -402,6 +419,55 @@ def test_a_preload_that_fails_is_reported_by_the_template_and_the_session() -> N
     hello, events = run(main())
     assert "no_such_module_fs" in hello["preload_errors"]
     assert any("preload failed: no_such_module_fs" in e for e in events)
+
+
+def test_without_pidfds_the_exit_watch_thread_and_signals_use_the_pid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(os, "pidfd_open", raising=False)
+
+    async def main() -> tuple[Any, bool]:
+        async with server(preload=("json",)) as fs, LocalBackend(fork_server=fs) as b:
+            assert b._proc is not None and b._watch is not None
+            process = b._proc.process
+            assert isinstance(process, ForkedProcess) and not b._watch.uses_pidfd
+            with pytest.raises(subprocess.TimeoutExpired):
+                process.wait(timeout=0.05)
+            died = await b.execute(ExecRequest(code="import os\nos.kill(os.getpid(), 9)\n"))
+            assert process.poll() == -9
+            again = await b.execute(ExecRequest(code="print('again')\n"))
+            return (died, again), isinstance(b._proc.process, ForkedProcess) if b._proc else False
+
+    (died, again), forked = run(main())
+    assert died.exit_status == -9 and again.stdout == "again\n" and forked
+
+
+HOST = """
+import asyncio, os, sys
+from eagerexec.backends import ForkServer
+from eagerexec.backends.local import LocalBackend, local_environment
+
+async def main():
+    fs = ForkServer(preload=("json",), env=local_environment(os.environ, {}))
+    await fs.start()
+    backend = LocalBackend(fork_server=fs)
+    await backend.start()
+    print(fs.template_pid, backend._proc.process.pid, flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+def test_the_template_and_its_sessions_end_with_a_host_that_is_killed() -> None:
+    host = subprocess.Popen([sys.executable, "-c", HOST], stdout=subprocess.PIPE, text=True)
+    try:
+        assert host.stdout is not None
+        template, session = (int(n) for n in host.stdout.readline().split())
+        assert alive(template) and alive(session)
+    finally:
+        host.kill()
+        host.wait()
+    assert gone_soon(template)  # PR_SET_PDEATHSIG
+    assert gone_soon(session)  # EOF on its requests: the worker ends its program
 
 
 @pytest.fixture(autouse=True)
