@@ -26,6 +26,8 @@ starts on demand). Measures, medians (p50) and p90:
   token at ``--tps`` (stopping at the first error record), against the same programs streamed one
   at a time on the same server; saving = 1 - NEL / the program's execution time (the share of
   execution overlapped with generation), mean over programs.
+* ``--pss K`` (alone): K idle sessions opened back to back on a warm server whose sessions are
+  forked from one template, then on one with ``--no-fork``: PSS per session and ready times.
 * PSS: ``--idle`` idle sessions open on the warm server; the sum of ``Pss`` (``/proc/PID/smaps_rollup``)
   of all the server's descendant processes, divided by the number of sessions (pool included).
 """
@@ -321,6 +323,44 @@ async def measure_corpus(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+async def burst_ready(url: str, k: int) -> tuple[list[float], list[ClientConnection]]:
+    """Open ``k`` sessions back to back (more than the pool holds), each running ``x = 1;
+    print(x)``: the time from connect to its output, and the connections, left open and idle."""
+    times, conns = [], []
+    for _ in range(k):
+        t0 = time.perf_counter()
+        ws = await connect(url)
+        await ws.send(json.dumps({"type": "delta", "text": "x = 1\nprint(x)\n"}))
+        await ws.send(json.dumps({"type": "end"}))
+        times.append(await until_output(ws) - t0)
+        while json.loads(await ws.recv())["type"] != "result":
+            pass
+        conns.append(ws)
+    return times, conns
+
+
+async def measure_pss(args: argparse.Namespace) -> dict[str, Any]:
+    """``--pss K`` (alone): K idle sessions on a warm server whose sessions are forked from one
+    template (the default) and on one started with ``--no-fork`` (each session its own
+    interpreter importing the stack), one after the other in the same run: PSS per session (all
+    the server's descendants, template included, over K) and each session's ready time."""
+    stack = importable(DEFAULT_PRELOAD)
+    out: dict[str, Any] = {"backend": args.backend, "sessions": args.pss, "pool": args.pool, "preload": stack,
+                           "machine": f"{platform.machine()}, {os.cpu_count()} CPUs"}
+    for name, flag in (("fork", "--fork"), ("no_fork", "--no-fork")):
+        with server(args.backend, args.pool, ",".join(stack), flag) as (url, pid):
+            await asyncio.sleep(args.gap)  # the pool is full
+            times, conns = await burst_ready(url, args.pss)
+            await asyncio.sleep(3)  # refills settle
+            procs = descendants(pid)
+            total = sum(pss_kib(p) for p in procs) / 1024
+            out[name] = {"ready": stats(times), "processes": len(procs), "pss_total_mib": total,
+                         "pss_per_session_mib": total / (args.pss + args.pool)}
+            for ws in conns:
+                await ws.close()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backend", default="sandbox")
@@ -336,10 +376,14 @@ def main() -> None:
                     help="only: this many clients streaming bundled corpus programs at once, vs one at a time")
     ap.add_argument("--programs", type=int, default=12, help="bundled programs used by --corpus-clients")
     ap.add_argument("--tps", type=float, default=100.0, help="tokens per second of --corpus-clients")
+    ap.add_argument("--pss", type=int, default=0,
+                    help="only: this many idle sessions, forked from a template vs --no-fork (PSS, ready time)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     if args.corpus_clients:
         out = asyncio.run(measure_corpus(args))
+    elif args.pss:
+        out = asyncio.run(measure_pss(args))
     else:
         out = asyncio.run(measure_ray(args) if args.ray else measure(args))
     text = json.dumps(out, indent=2)
