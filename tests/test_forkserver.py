@@ -440,6 +440,29 @@ def test_without_pidfds_the_exit_watch_thread_and_signals_use_the_pid(monkeypatc
     assert died.exit_status == -9 and again.stdout == "again\n" and forked
 
 
+def test_concurrent_starts_share_one_template_and_a_close_during_start_ends_it() -> None:
+    async def main() -> list[int]:
+        fs = server(preload=("json",))
+        await asyncio.gather(fs.start(), fs.start())
+        assert fs.template_pid is not None
+        first = fs.template_pid
+        await fs.start()
+        assert fs.template_pid == first
+        await fs.aclose()
+        with pytest.raises(UsageError, match="closed"):
+            await fs.start()
+        other = server(preload=("json",))
+        starting = asyncio.ensure_future(other.start())
+        await asyncio.sleep(0)
+        starting.cancel()
+        await other.aclose()  # waits for the start under way, then ends its template
+        assert other.template_pid is None or not alive(other.template_pid)
+        return [first]
+
+    pids = run(main())
+    assert all(gone_soon(pid) for pid in pids)
+
+
 HOST = """
 import asyncio, os, sys
 from eagerexec.backends import ForkServer

@@ -40,7 +40,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from .._exceptions import BackendError, BackendUnavailableError, UsageError
 from ._workerproc import WorkerProcess
@@ -256,6 +256,7 @@ class ForkServer:
         self._started = False
         self._closing = False
         self._dead = False
+        self._hello_future: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
         self._done: concurrent.futures.Future[None] = concurrent.futures.Future()
 
     @staticmethod
@@ -273,7 +274,7 @@ class ForkServer:
         with self._cond:
             return len(self._children)
 
-    async def __aenter__(self) -> ForkServer:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -281,34 +282,39 @@ class ForkServer:
         await self.aclose()
 
     async def start(self) -> None:
-        """Start the template and wait for its hello (idempotent).
+        """Start the template and wait for its hello (idempotent; concurrent callers share one
+        start, and a start that failed raises the same error again).
 
         Raises:
             BackendUnavailableError: the interpreter refuses the template (too old) or this OS
                 has no fork server.  BackendError: the template did not start.
+            UsageError: the server is closed.
         """
-        if self._started:
-            return
-        if self._closing:
-            raise UsageError("ForkServer is closed")
-        if not self.supported():
-            raise BackendUnavailableError("fork server: needs Linux")
-        started: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
-        self._thread = threading.Thread(target=self._run, args=(started,), name="eagerexec-forkserver", daemon=True)
-        self._thread.start()
-        self.hello = await asyncio.wrap_future(started)
-        self._started = True
+        with self._cond:
+            if self._closing:
+                raise UsageError("ForkServer is closed")
+            if self._thread is None:
+                if not self.supported():
+                    raise BackendUnavailableError("fork server: needs Linux")
+                self._thread = threading.Thread(target=self._run, name="eagerexec-forkserver", daemon=True)
+                self._thread.start()
+        await asyncio.shield(asyncio.wrap_future(self._hello_future))
 
     # -- the reader thread ------------------------------------------------------------------
-    def _run(self, started: concurrent.futures.Future[dict[str, Any]]) -> None:
+    def _run(self) -> None:
         try:
             hello = self._launch()
         except BaseException as exc:
             self._dead = True
-            started.set_exception(exc)
+            self._hello_future.set_exception(exc)
             self._done.set_result(None)
             return
-        started.set_result(hello)
+        with self._cond:
+            self.hello = hello
+            self._started = True
+            if self._closing:  # closed while starting: end it at once
+                self._end_template()
+        self._hello_future.set_result(hello)
         try:
             self._read()
         finally:
@@ -559,13 +565,13 @@ class ForkServer:
         the last one exits (sessions handed out outlive the pool). Idempotent."""
         with self._cond:
             self._closing = True
-            if not self._started:
+            if self._thread is None:
                 return
             idle = not self._children
             if idle:
-                self._end_template()
+                self._end_template()  # (a start under way ends it once it has started)
         if idle:
-            await asyncio.wrap_future(self._done)
+            await asyncio.shield(asyncio.wrap_future(self._done))
 
     def close_now(self) -> None:
         """Kill the template at once (its children live on; see the module docstring)."""
