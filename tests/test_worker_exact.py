@@ -35,7 +35,15 @@ import eagerexec
 HEADER = struct.Struct(">I")
 WORKER_PATH = Path(eagerexec.__file__).parent / "backends" / "_worker.py"
 WORKER_FILES = tuple(
-    WORKER_PATH.with_name(name) for name in ("_worker.py", "_worker_io.py", "_worker_display.py", "_worker_exec.py")
+    WORKER_PATH.with_name(name)
+    for name in (
+        "_worker.py",
+        "_worker_io.py",
+        "_worker_display.py",
+        "_worker_exec.py",
+        "_worker_template.py",
+        "_worker_isolate.py",
+    )
 )
 PYENV = Path("/root/.pyenv/versions")
 VERSIONS = ["3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]

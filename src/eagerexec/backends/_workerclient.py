@@ -66,6 +66,7 @@ WORKER_FILES = (
     WORKER_PATH.with_name("_worker_display.py"),
     WORKER_PATH.with_name("_worker_exec.py"),
     WORKER_PATH.with_name("_worker_template.py"),
+    WORKER_PATH.with_name("_worker_isolate.py"),
 )
 """Every file of the worker (the entry first): they ship together, in one directory, under these
 names (the entry loads the others from its own directory)."""
