@@ -1,4 +1,5 @@
-"""Sessions forked from a ``ForkServer`` template (``_forkserver.py``, ``_worker_template.py``).
+"""Sessions forked from a ``ForkServer`` template (``_forkserver.py``, ``_forkedproc.py``,
+``_worker_template.py``).
 
 Every program runs through a cold local session and a forked one and must give the same stdout,
 stderr, error and exit status. No test asserts a duration (timeouts only bound hangs).

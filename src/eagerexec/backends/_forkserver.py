@@ -7,8 +7,8 @@ thread) makes the session's five pipes, sends the request with the child's ends 
 and waits for the child's pid; one reader thread per server takes every message (spawn replies,
 children's exit statuses) and wakes the waiters. The template is started by that thread, so
 ``PR_SET_PDEATHSIG`` (which follows the thread that forked) kills it with the host and never
-earlier. A child is a ``ForkedProcess``: the ``subprocess.Popen`` surface the worker backend uses,
-its status the template's exit message (its real wait status: ``sys.exit(3)`` -> 3, a SIGKILL ->
+earlier. A child is a ``ForkedProcess`` (``_forkedproc.py``): the ``subprocess.Popen`` surface the
+worker backend uses, its status the template's exit message (its real wait status: ``sys.exit(3)`` -> 3, a SIGKILL ->
 -9). Its pid is a host pid: a template in its own PID namespace (inside bwrap) reports namespace
 pids, which are translated through ``/proc/<pid>/status`` (``PPid``, ``NSpid``) before the
 template may reap the child (it waits for the host's ack). Signals go through a pidfd where the
@@ -32,7 +32,6 @@ import errno
 import json
 import os
 import select
-import signal
 import socket
 import subprocess
 import sys
@@ -43,6 +42,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from .._exceptions import BackendError, BackendUnavailableError, UsageError
+from ._forkedproc import ForkedProcess, ns_child, ns_descendant
 from ._workerproc import WorkerProcess
 
 __all__ = ["STARTUP_NAMES", "TEMPLATE_PATH", "ForkServer", "ForkServerGone", "ForkedProcess"]
@@ -57,7 +57,6 @@ whose values differ is refused."""
 
 _MAX_MESSAGE = 1 << 16
 _REPLY_WAIT = 60.0  # seconds a spawn waits for the template's reply before giving up
-_POLL = 0.05  # seconds between checks of a child whose template died
 
 
 class ForkServerGone(OSError):
@@ -66,153 +65,6 @@ class ForkServerGone(OSError):
 
 def _startup_env(env: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k.startswith("PYTHON") or k in STARTUP_NAMES}
-
-
-def _status_fields(pid: int) -> dict[str, str]:
-    """``/proc/<pid>/status`` as a dict (empty when the process is gone)."""
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return {}
-    fields = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        fields[key] = value.strip()
-    return fields
-
-
-def _proc_pids() -> list[int]:
-    try:
-        return [int(name) for name in os.listdir("/proc") if name.isdigit()]
-    except OSError:
-        return []
-
-
-def _ns_child(parent: int, ns_pid: int) -> int | None:
-    """The host pid of ``parent``'s child whose pid in its own namespace is ``ns_pid``."""
-    for pid in _proc_pids():
-        fields = _status_fields(pid)
-        if fields.get("PPid") == str(parent) and fields.get("NSpid", "").split()[-1:] == [str(ns_pid)]:
-            return pid
-    return None
-
-
-def _ns_descendant(ancestor: int, ns_pid: int) -> int | None:
-    """The host pid of a descendant of ``ancestor`` whose innermost pid is ``ns_pid``."""
-    for pid in _proc_pids():
-        nspid = _status_fields(pid).get("NSpid", "").split()
-        if len(nspid) < 2 or nspid[-1] != str(ns_pid):
-            continue
-        up = pid
-        for _ in range(8):
-            ppid = int(_status_fields(up).get("PPid", "0") or 0)
-            if ppid == ancestor:
-                return pid
-            if ppid <= 1:
-                break
-            up = ppid
-    return None
-
-
-def _gone(pid: int) -> bool:
-    """Process ``pid`` has exited (absent, or a zombie nobody reaps for us)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[:1] in (["Z"], ["X"])
-
-
-class ForkedProcess:
-    """A session forked by the template, with the ``subprocess.Popen`` surface the backend uses.
-
-    Attributes:
-        pid: the host pid (the child leads its own session and process group: ``os.killpg``
-            works).  ns_pid: its pid as the template sees it.  returncode: None while it runs,
-            then the ``subprocess`` return code (negative: killed by that signal).
-    """
-
-    def __init__(self, server: ForkServer, pid: int, ns_pid: int, pidfd: int) -> None:
-        self.pid = pid
-        self.ns_pid = ns_pid
-        self.returncode: int | None = None
-        self._server = server
-        self._pidfd = pidfd
-
-    def _ended(self, returncode: int) -> None:
-        """The exit status is known (called with the server's condition held)."""
-        if self.returncode is None:
-            self.returncode = returncode
-        if self._pidfd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self._pidfd)
-            self._pidfd = -1
-
-    def poll(self) -> int | None:
-        """The return code, or None while the process runs."""
-        with self._server._cond:
-            if self.returncode is None and self._server._dead and self._orphan_gone(0):
-                self._ended(-signal.SIGKILL)
-            return self.returncode
-
-    def wait(self, timeout: float | None = None) -> int:
-        """Wait until the process exits; returns its return code.
-
-        Raises:
-            subprocess.TimeoutExpired: still running after ``timeout`` seconds.
-        """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        cond = self._server._cond
-        with cond:
-            while self.returncode is None:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    raise subprocess.TimeoutExpired(f"forked worker {self.pid}", timeout or 0.0)
-                if self._server._dead:  # no exit message will come: watch the pid ourselves
-                    if self._orphan_gone(_POLL if left is None else min(_POLL, left)):
-                        self._ended(-signal.SIGKILL)
-                    continue
-                cond.wait(left)
-            return self.returncode
-
-    def _orphan_gone(self, wait: float) -> bool:
-        """Wait up to ``wait`` seconds (condition released) for the orphaned child to exit."""
-        fd = self._pidfd
-        cond = self._server._cond
-        cond.release()
-        try:
-            if fd >= 0:
-                with contextlib.suppress(OSError, ValueError):
-                    if select.select([fd], [], [], wait)[0]:
-                        return True
-                    return False
-            if _gone(self.pid):
-                return True
-            time.sleep(wait)
-            return _gone(self.pid)
-        finally:
-            cond.acquire()
-
-    def send_signal(self, sig: int) -> None:
-        """Send ``sig`` unless the process is known to have exited."""
-        with self._server._cond:
-            if self.returncode is not None:
-                return
-            pidfd_send_signal = getattr(signal, "pidfd_send_signal", None)
-            if self._pidfd >= 0 and pidfd_send_signal is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    pidfd_send_signal(self._pidfd, sig)
-                return
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, sig)
-
-    def terminate(self) -> None:
-        """SIGTERM."""
-        self.send_signal(signal.SIGTERM)
-
-    def kill(self) -> None:
-        """SIGKILL."""
-        self.send_signal(signal.SIGKILL)
 
 
 class ForkServer:
@@ -374,7 +226,7 @@ class ForkServer:
         if message.get("pid") != self._process.pid:  # in its own PID namespace: find it
             found = None
             for _ in range(100):
-                found = _ns_descendant(self._process.pid, int(message["pid"]))
+                found = ns_descendant(self._process.pid, int(message["pid"]))
                 if found is not None:
                     break
                 time.sleep(0.01)
@@ -423,7 +275,7 @@ class ForkServer:
                 if "exit" in message:
                     child = self._children.pop(int(message["exit"]), None)
                     if child is not None:
-                        child._ended(int(message["status"]))
+                        child.ended(int(message["status"]))
                     if self._closing and not self._children:
                         self._end_template()
                 elif "id" in message:
@@ -541,7 +393,7 @@ class ForkServer:
         assert self._process is not None and self.template_pid is not None
         pid: int | None = ns_pid
         if self.template_pid != self.hello.get("pid"):
-            pid = _ns_child(self.template_pid, ns_pid)
+            pid = ns_child(self.template_pid, ns_pid)
         pidfd = -1
         pidfd_open = getattr(os, "pidfd_open", None)
         if pid is not None and pidfd_open is not None:
@@ -549,7 +401,7 @@ class ForkServer:
                 pidfd = pidfd_open(pid)
         process = None
         if pid is not None:
-            process = ForkedProcess(self, pid, ns_pid, pidfd)
+            process = ForkedProcess(pid=pid, ns_pid=ns_pid, pidfd=pidfd, cond=self._cond, orphaned=lambda: self._dead)
             with self._cond:
                 self._children[ns_pid] = process
         with contextlib.suppress(OSError), self._send_lock:
