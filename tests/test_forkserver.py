@@ -93,6 +93,7 @@ PROGRAMS = {
         "import os\npid = os.fork()\nif pid == 0:\n    print('child', flush=True)\n    os._exit(5)\n"
         "_, status = os.waitpid(pid, 0)\nprint('parent', os.WEXITSTATUS(status))\n"
     ),
+    "modules": "import sys\nprint(sorted(sys.modules))\n",
     "environment": "import os\nprint(os.environ.get('FS_MARK'), os.environ.get('MPLBACKEND'))\n",
     "uncaught_keyboard_interrupt": "raise KeyboardInterrupt\n",
 }
@@ -121,7 +122,7 @@ def test_a_forked_session_runs_a_program_as_a_cold_one(name: str) -> None:
 
     async def main() -> tuple[dict[str, Any], dict[str, Any]]:
         env = {"FS_MARK": "here"}
-        async with Session("local", env=env) as cold:
+        async with Session("local", env=env, preload=("json", "decimal")) as cold:
             expected = _summary(await cold.run(source, last=True))
         async with SessionPool("local", size=1, preload=("json", "decimal"), env=env) as pool:
             assert pool.fork_server is not None

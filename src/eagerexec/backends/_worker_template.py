@@ -32,10 +32,14 @@ outside the template's PID namespace can still find it in /proc). EOF: the templ
 children are independent sessions (the host holds their pipes).
 
 Pids are the template's own (of its PID namespace when it runs in one: the host translates).
-What differs from a cold worker: the modules the template imported stay in ``sys.modules`` (as
-the preloads would); the hash seed is the template's (shared by its children); ``os.getppid()``
-is the template; Python's start-up state (``PYTHON*`` variables, locale, home) is the template's,
-so the host forks only requests whose start-up environment matches it.
+A child's ``sys.modules`` is a cold worker's with the same preloads: the template imports nothing
+of its own before the worker and the preloads are loaded (``_worker.py`` is executed as the worker
+loads its siblings, without importlib), and the child forgets the modules only the template
+imported after that (``socket``, ``ctypes``...). What still differs from a cold worker: the hash
+seed is the template's (shared by its children); ``os.getppid()`` is the template; Python's
+start-up state (``PYTHON*`` variables, locale, home) is the template's, so the host forks only
+requests whose start-up environment matches it; numpy's global random generator is reseeded in
+each child (Python's ``random`` reseeds itself after a fork).
 """
 
 import sys
@@ -46,15 +50,12 @@ if sys.version_info[:2] < (3, 7):
     )
     sys.exit(2)
 
-import array  # noqa: E402
-import errno  # noqa: E402
+# Only what the worker imports too, until the worker and the preloads are loaded: the modules
+# imported after that (``own_modules``) are the template's alone and the children forget them,
+# so that a session's ``sys.modules`` is a cold worker's.
 import gc  # noqa: E402
-import json  # noqa: E402
 import os  # noqa: E402
-import select  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import traceback  # noqa: E402
+import types  # noqa: E402
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _MAX_MESSAGE = 1 << 20
@@ -62,19 +63,19 @@ _FDS_PER_SPAWN = 5
 _PR_SET_PDEATHSIG = 1
 
 
-def _load_worker():
-    """``_worker.py`` as the private module ``_eagerexec_worker`` (out of ``sys.modules`` once
-    loaded, as the worker keeps its siblings)."""
-    import importlib.util
-
-    path = os.path.join(_HERE, "_worker.py")
-    spec = importlib.util.spec_from_file_location("_eagerexec_worker", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
+def _load_sibling(name):
+    """Execute ``name``.py of this directory as the private module ``_eagerexec`` + name (out of
+    ``sys.modules`` once loaded, as the worker keeps its siblings; no importlib machinery)."""
+    path = os.path.join(_HERE, name + ".py")
+    module = types.ModuleType("_eagerexec" + name)
+    module.__file__ = path
+    sys.modules[module.__name__] = module
     try:
-        spec.loader.exec_module(module)
+        with open(path, "rb") as f:
+            code = compile(f.read(), path, "exec", 0, True)
+        exec(code, module.__dict__)
     finally:
-        sys.modules.pop(spec.name, None)
+        sys.modules.pop(module.__name__, None)
     return module
 
 
@@ -125,8 +126,9 @@ def _exit_like_python(exc):
 class Template:
     """The serving loop: spawn requests in, children forked, their exits reported."""
 
-    def __init__(self, sock, worker, preload_errors):
+    def __init__(self, sock, worker, preload_errors, own_modules):
         self.sock = sock
+        self.own_modules = own_modules
         self.worker = worker
         self.preload_errors = preload_errors
         self.children = {}  # pid -> acknowledged by the host (reaped only then)
@@ -143,16 +145,14 @@ class Template:
     def send(self, message):
         self.sock.sendall(json.dumps(message).encode("utf-8"))
 
-    def hello(self):
-        import threading
-
+    def hello(self, threads):
         self.send(
             {
                 "hello": 1,
                 "pid": os.getpid(),
                 "python": "%d.%d.%d" % sys.version_info[:3],
                 "preload_errors": self.preload_errors,
-                "threads": threading.active_count(),
+                "threads": threads,
             }
         )
 
@@ -242,6 +242,8 @@ class Template:
         for fd in (self.wake_r, self.wake_w):
             os.close(fd)
         self.sock.close()
+        for name in self.own_modules:  # imported by the template alone (see the imports)
+            sys.modules.pop(name, None)
         os.setsid()
         req_r, rep_w, ctl_r, out_w, err_w = fds
         devnull = os.open(os.devnull, os.O_RDONLY)
@@ -280,16 +282,6 @@ class Template:
                 self.send({"exit": pid, "status": _returncode(status)})
 
 
-def _load_sibling(name):
-    """Load ``name``.py from this directory as a private module (only when a request needs it)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("_eagerexec" + name, os.path.join(_HERE, name + ".py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _reseed():
     """Random generators seeded at import would repeat the template's sequence in every child:
     Python's ``random`` reseeds itself after a fork, numpy's global generator does not."""
@@ -316,40 +308,53 @@ def _parse(argv):
 
 
 def start(argv):
-    """Parse the command line, load the worker; returns (socket, preload, worker module)."""
+    """Parse the command line, load the worker; returns (socket fd, preload, worker module)."""
     fd, preload = _parse(argv)
-    _die_with_parent()
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET, 0, fileno=fd)
-    sock.set_inheritable(False)
     # The script's directory is no place to import from (``docker``, ``local``... live there).
     if sys.path and os.path.abspath(sys.path[0] or ".") == _HERE:
         del sys.path[0]
-    worker = _load_worker()
+    worker = _load_sibling("_worker")
     worker._ex._FILES.add(os.path.abspath(__file__))
-    return sock, preload, worker
+    return fd, preload, worker
 
 
-def serve(sock, preload, worker):
-    """Import the preloads, freeze them, say hello, serve until EOF, exit."""
+def serve(fd, preload, worker):
+    """Import the preloads and the template's own modules, freeze them all, say hello, serve
+    until EOF, exit."""
     preload_errors = {}
     for name in filter(None, preload.split(",")):
         try:
             __import__(name)
         except BaseException as exc:  # report, keep going (as the worker does)
             preload_errors[name] = "%s: %s" % (worker._type_name(exc), exc)
+    before = set(sys.modules)
+    global array, errno, json, select, signal, socket, traceback
+    import array
+    import errno
+    import json
+    import select
+    import signal
+    import socket
+    import threading
+    import traceback
+
+    _die_with_parent()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET, 0, fileno=fd)
+    sock.set_inheritable(False)
+    own_modules = sorted(set(sys.modules) - before)
+    template = Template(sock, worker, preload_errors, own_modules)
     gc.collect()
     if hasattr(gc, "freeze"):
         gc.freeze()
-    template = Template(sock, worker, preload_errors)
-    template.hello()
+    template.hello(threading.active_count())
     template.serve()
     os._exit(0)
 
 
 if __name__ == "__main__":
-    _sock, _preload, _worker = start(sys.argv[1:])
+    _fd, _preload, _worker = start(sys.argv[1:])
     # The worker's recursion offset counts from where a script's code runs: this module's level
     # (its own measure, taken while it was imported, is deeper by the import's frames).
     _worker._probe()
     _worker._TOP = _worker._probe()
-    serve(_sock, _preload, _worker)
+    serve(_fd, _preload, _worker)
