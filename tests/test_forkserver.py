@@ -534,3 +534,19 @@ def test_an_interpreter_the_worker_refuses_gives_one_clear_line(version: str) ->
 
     with pytest.raises(BackendUnavailableError, match=r"needs Python 3\.7 to 3\.13, this is " + re.escape(version)):
         run(main())
+
+
+def test_numpy_draws_differ_between_sessions_forked_after_numpy_was_imported() -> None:
+    pytest.importorskip("numpy")
+
+    async def main() -> list[str]:
+        async with server(preload=("numpy",)) as fs:
+            draws = []
+            for _ in range(2):
+                async with LocalBackend(fork_server=fs) as b:
+                    out = await b.execute(ExecRequest(code="import numpy as np\nprint(np.random.rand())\n"))
+                    draws.append(out.stdout)
+            return draws
+
+    first, second = run(main())
+    assert first and first != second
