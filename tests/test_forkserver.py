@@ -540,7 +540,7 @@ def test_numpy_draws_differ_between_sessions_forked_after_numpy_was_imported() -
     pytest.importorskip("numpy")
 
     async def main() -> list[str]:
-        async with server(preload=("numpy",)) as fs:
+        async with server(preload=("numpy.random",)) as fs:
             draws = []
             for _ in range(2):
                 async with LocalBackend(fork_server=fs) as b:
