@@ -339,6 +339,13 @@ def test_a_mismatched_interpreter_or_environment_is_refused() -> None:
     with pytest.raises(UsageError, match="fork=True"):
         SessionPool("local", fork=True)  # no preload: nothing to share
 
+    async def unstarted() -> None:
+        async with LocalBackend(fork_server=ForkServer()):
+            pass
+
+    with pytest.raises(UsageError, match="never started"):
+        run(unstarted())
+
 
 def _bwrap() -> str | None:
     try:

@@ -117,6 +117,11 @@ class ForkServer:
         return sys.platform.startswith("linux") and hasattr(socket, "SOCK_SEQPACKET")
 
     @property
+    def started(self) -> bool:
+        """``start()`` was called (the template may still be starting, or have ended since)."""
+        return self._thread is not None
+
+    @property
     def serving(self) -> bool:
         """Started, not closing, and the template is alive."""
         return self._started and not self._closing and not self._dead

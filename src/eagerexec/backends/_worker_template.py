@@ -55,6 +55,7 @@ if sys.version_info[:2] < (3, 7):
 # so that a session's ``sys.modules`` is a cold worker's.
 import gc  # noqa: E402
 import os  # noqa: E402
+import time  # noqa: E402
 import types  # noqa: E402
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -255,8 +256,8 @@ class Template:
             os.close(fd)
         os.environ.clear()
         os.environ.update(request.get("env") or {})
-        if hasattr(__import__("time"), "tzset"):
-            __import__("time").tzset()  # TZ is the request's
+        if hasattr(time, "tzset"):
+            time.tzset()  # TZ is the request's
         _reseed()
         cwd = request.get("cwd")
         if cwd is not None:
@@ -275,8 +276,10 @@ class Template:
                 continue
             try:
                 done, status = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                done, status = pid, -9 << 8  # pragma: no cover (someone else reaped it)
+            except ChildProcessError:  # pragma: no cover (someone else reaped it: status lost)
+                del self.children[pid]
+                self.send({"exit": pid, "status": -9})
+                continue
             if done:
                 del self.children[pid]
                 self.send({"exit": pid, "status": _returncode(status)})

@@ -110,6 +110,8 @@ class LocalBackend(WorkerBackend):
     def _spawn(self, worker_args: list[str]) -> WorkerProcess:
         env = local_environment(os.environ, self.env)
         server = self.fork_server
+        if server is not None and not server.started:
+            raise UsageError("local: the fork server was never started (await fork_server.start() first)")
         if server is not None and server.serving:
             try:
                 return server.spawn(worker_args, env=env, cwd=self.workdir)
