@@ -218,6 +218,24 @@ def test_a_figure_is_captured_in_a_session_forked_after_pyplot_was_imported() ->
     assert len(left_open.figures) == 1
 
 
+def test_notebook_mode_shows_a_figure_in_a_session_forked_after_pyplot_was_imported() -> None:
+    pytest.importorskip("matplotlib")
+    program = "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()\n1 + 1\n"
+
+    async def main() -> tuple[list[Any], list[Any]]:
+        async with Session("local", notebook=True, preload=("matplotlib.pyplot",)) as cold:
+            expected = [(o.type, sorted(o.data)) for o in (await cold.run(program)).outputs]
+        async with SessionPool("local", size=1, preload=("matplotlib.pyplot",)) as pool:
+            async with Session(pool=pool, notebook=True) as forked:
+                got = [(o.type, sorted(o.data)) for o in (await forked.run(program)).outputs]
+        return expected, got
+
+    expected, got = run(main())
+    # the value of plt.plot(...), the figure plt.show() showed, the value of 1 + 1
+    assert got == expected
+    assert got == [("result", ["text/plain"]), ("display", ["image/png", "text/plain"]), ("result", ["text/plain"])]
+
+
 def test_interrupt_timeout_and_restart_on_a_forked_session() -> None:
     async def main() -> tuple[Any, Any, Any, Any, int | None, int | None]:
         started = asyncio.Event()
