@@ -11,7 +11,8 @@ backend's process tree (the worker, bwrap) used over those N calls, divided by N
 swings by 2x between runs (wake-ups, which CPU each side lands on), while the work per call does
 not; with spinning off (the ``-nospin`` rows) it is the work both sides do per call plus the
 kernel's wake-ups, the figure to compare before and after a change. Cold start = creating a backend and awaiting ``start()``, median of
-5. From pool = ``SessionPool.acquire()`` on a warm pool (its refill done), median of 5. Backends
+5. From pool = ``SessionPool.acquire()`` on a warm pool (its refill done), median of 5. ``--cpu N`` pins this process, and so the workers it starts,
+to one CPU (``local-spin`` then shows what spinning costs when both sides share a CPU). Backends
 are rows of ``SPECS`` (name -> backend and options): other backends add theirs there; a backend
 that raises BackendUnavailableError is reported as skipped.
 """
@@ -46,6 +47,9 @@ SPECS: dict[str, tuple[str, dict[str, Any]]] = {
     # the baseline for the spin's effect, measured in the same run.
     "local-nospin": ("local", {"spin": 0}),
     "sandbox-nospin": ("sandbox", {"spin": 0}),
+    # Spinning named explicitly (the default turns it off when this process may use one CPU only):
+    # with ``--cpu N``, host and worker spinning on one CPU.
+    "local-spin": ("local", {"spin": 200e-6}),
     # The offline image scripts/build-docker-image.sh builds; $EAGEREXEC_DOCKER_IMAGE overrides.
     "docker": ("docker", {"image": os.environ.get("EAGEREXEC_DOCKER_IMAGE", "eagerexec/python:bookworm")}),
 }
@@ -176,8 +180,13 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", default=",".join(FACTORIES), help="comma-separated names")
     parser.add_argument("--json", dest="json_path", help="write the results as JSON here")
     parser.add_argument("--append", action="store_true", help="each call is the next line of one program (a run's batches)")
+    parser.add_argument(
+        "--cpu", type=int, default=None, help="run on this CPU only (the workers inherit it): both sides share one CPU"
+    )
     args = parser.parse_args(argv)
     _Calls.append = args.append
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
     results: dict[str, Any] = {}
     for name in args.backends.split(","):
         try:
