@@ -5,10 +5,11 @@ session (or starts one on the spot when none is ready) and starts a replacement 
 background, so a run never waits for interpreter start-up once the pool is warm. ``aclose()``
 cancels the refills, awaits them, and closes every session still in the queue.
 
-Forking (``fork``): with ``preload``, a backend class that can fork its sessions
-(``fork_server_for``, a classmethod: ``LocalBackend`` now; another backend adds the method) gives
-the pool one ``ForkServer``, started before the first session and passed to every session as the
-``fork_server`` option; ``aclose()`` closes it after the ready sessions (its template ends once the
+Forking (``fork``): with ``preload``, a backend class that can fork its sessions gives the pool
+one ``ForkServer`` (the extension point: a classmethod ``fork_server_for(options) -> ForkServer |
+None`` given the pool's options, preload included; ``LocalBackend`` has it, another backend adds
+it and takes a ``fork_server`` option), started before the first session and passed to every
+session as the ``fork_server`` option; ``aclose()`` closes it after the ready sessions (its template ends once the
 sessions handed out have ended too).
 """
 
