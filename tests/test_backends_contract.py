@@ -121,8 +121,10 @@ def test_each_backend_takes_its_groups_of_options() -> None:
     from eagerexec.backends.local import LocalBackend
     from eagerexec.backends.sandbox import SandboxBackend
 
-    assert set(option_names(LocalBackend.options_type)) == local
-    assert local | limits <= set(option_names(SandboxBackend.options_type))
+    # the backends that fork their sessions from a template take its server (SessionPool sets it)
+    assert set(option_names(LocalBackend.options_type)) == local | {"fork_server"}
+    sandbox = local | limits | {"ro_paths", "uid", "fork_server"}
+    assert set(option_names(SandboxBackend.options_type)) == sandbox
     assert local | limits <= set(option_names(DockerBackend.options_type))
     assert not limits & set(option_names(JupyterBackend.options_type))
     # one definition of the limits: the dataclass has exactly the options' fields

@@ -137,10 +137,15 @@ class SandboxOptions(WorkerOptions, LimitOptions, total=False):
         uid: the unprivileged uid (and gid) to run as when started as root, when it can write
             the working directory (else, and when None, the program keeps the invoking user's
             uid, every capability dropped: the working directory is never re-owned).
+        fork_server: a started ``SandboxForkServer`` (``SandboxBackend.fork_server_for``) to
+            fork the worker from, inside its template's bwrap, instead of starting a bwrap; the
+            session's python, network and ro_paths must be the server's, and workdir unset.
+            ``SessionPool`` sets this when it forks.
     """
 
     ro_paths: Sequence[str | Path]
     uid: int | None
+    fork_server: ForkServer | None
 
 
 class DockerOptions(WorkerOptions, LimitOptions, total=False):
