@@ -333,6 +333,12 @@ def test_closing_leaves_no_process_and_no_temporary_directory(order: str) -> Non
             assert alive(fs.template_pid) and fs.root.exists()  # the handed-out session needs both
             result = await handed.execute(ExecRequest(code="print(2 + 2)\n"))
             assert result.stdout == "4\n"
+            await handed.restart()  # the closed server forks no more: a cold start in its own bwrap
+            assert handed._proc is not None and not isinstance(handed._proc.process, ForkedProcess)
+            pids.append(handed._proc.process.pid)
+            result = await handed.execute(ExecRequest(code="import os\nprint(os.getcwd(), os.getuid())\n"))
+            uid = NOBODY if os.getuid() == 0 else os.getuid()
+            assert result.stdout == f"{handed.workdir} {uid}\n"  # its directories, still under root
             await handed.aclose()
         return pids, fs.root, everything
 
