@@ -1,5 +1,3 @@
-# mypy: ignore-errors
-# (stdlib-only worker file, untyped like its siblings: see the exclude in pyproject.toml)
 """eagerexec's fork-server template: one interpreter with the worker and the preloads imported,
 forked into each new session (see ``_forkserver.py`` for the host side).
 

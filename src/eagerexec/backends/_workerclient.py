@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .._exceptions import BackendError, BackendUnavailableError, SessionDiedError
+from .._exceptions import BackendError
 from ._base import Backend
 from ._options import WorkerSettings
 from ._outcome import ExecError, ExecRequest, Outcome, OutputEvent
@@ -53,7 +53,14 @@ from ._wire import (
     outcome_of,
     split_frames,
 )
-from ._workerproc import ExitWatch, StreamOutput, WorkerProcess, remove_keeping_figures, spawn_with_pipes
+from ._workerproc import (
+    ExitWatch,
+    StreamOutput,
+    WorkerProcess,
+    remove_keeping_figures,
+    spawn_with_pipes,
+    start_failure,
+)
 
 __all__ = ["CANCEL_GRACE", "FLUSH_EVERY", "WORKER_FILES", "WORKER_PATH", "WorkerBackend", "WorkerProcess", "spawn_with_pipes"]
 
@@ -79,9 +86,7 @@ FLUSH_EVERY = 0.1
 program's buffered output (stdout is block-buffered on a pipe) reaches ``on_output`` as it comes."""
 
 _READ = 1 << 16
-# Between the polls of the spin for a reply: a worker on this CPU gets it at once (see the
-# worker's ``_yield``).
-_yield = getattr(os, "sched_yield", lambda: None)
+_yield = getattr(os, "sched_yield", lambda: None)  # between polls of a spin (see the worker's)
 
 
 class WorkerBackend(Backend):
@@ -274,18 +279,7 @@ class WorkerBackend(Backend):
             self._drain_output(proc)
             output = (self._out.finish() + self._err.finish()).strip()[-2000:]
             await self._shutdown()
-            code = proc.process.returncode
-            if code == 2 and output and "\n" not in output:
-                # the worker refused the interpreter (or the interpreter refused the file): its
-                # one line says why
-                raise BackendUnavailableError(f"{self.name}: {output} ({self.python})")
-            if not output:  # say why all the same: how it ended
-                output = (
-                    f"it exited with status {code} and printed nothing (is it a Python interpreter?)"
-                    if code is not None and code >= 0
-                    else f"it was killed by signal {-code}" if code is not None else "it did not answer"
-                )
-            raise SessionDiedError(f"{self.name}: the worker did not start ({self.python}): {output}")
+            raise start_failure(f"{self.name}: ", self.python, proc.process.returncode, output)
         self.hello = result
         self.worker_pid = result.get("pid")
         if result.get("preload_errors"):

@@ -24,10 +24,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
+from .._exceptions import BackendUnavailableError, SessionDiedError
 from ._outcome import OutputCallback, OutputEvent
 from ._output import OutputCap
 
-__all__ = ["ExitWatch", "StreamOutput", "Waitable", "WorkerProcess", "remove_keeping_figures", "spawn_with_pipes"]
+__all__ = [
+    "ExitWatch",
+    "StreamOutput",
+    "Waitable",
+    "WorkerProcess",
+    "remove_keeping_figures",
+    "spawn_with_pipes",
+    "start_failure",
+]
 
 
 class Waitable(Protocol):
@@ -135,6 +144,22 @@ def spawn_with_pipes(
     return WorkerProcess(
         process=process, to_worker=req_w, from_worker=rep_r, control=ctl_w, stdout=out_r, stderr=err_r
     )
+
+
+def start_failure(prefix: str, python: str, code: int | None, output: str) -> Exception:
+    """The error for a worker that ended (status ``code``, None: still running) before its hello,
+    having printed ``output``: one that refused the interpreter (status 2 and one line; or the
+    interpreter refused the file) is ``BackendUnavailableError`` quoting that line; otherwise
+    ``SessionDiedError`` saying how it ended."""
+    if code == 2 and output and "\n" not in output:
+        return BackendUnavailableError(f"{prefix}{output} ({python})")
+    if not output:  # say why all the same: how it ended
+        output = (
+            f"it exited with status {code} and printed nothing (is it a Python interpreter?)"
+            if code is not None and code >= 0
+            else f"it was killed by signal {-code}" if code is not None else "it did not answer"
+        )
+    return SessionDiedError(f"{prefix}the worker did not start ({python}): {output}")
 
 
 def remove_keeping_figures(workdir: Path) -> None:
