@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         Backend,
         ExecError,
         ExecRequest,
+        ForkServer,
         Outcome,
         OutputEvent,
         SessionPool,
@@ -73,8 +74,8 @@ __version__ = "0.1.0"
 # public name -> the module that defines it (imported on first use)
 _LAZY: dict[str, str] = {
     **dict.fromkeys(
-        ["Backend", "ExecError", "ExecRequest", "Outcome", "OutputEvent", "SessionPool", "TracebackFrame",
-         "open_backend"],
+        ["Backend", "ExecError", "ExecRequest", "ForkServer", "Outcome", "OutputEvent", "SessionPool",
+         "TracebackFrame", "open_backend"],
         "eagerexec.backends",
     ),
     **dict.fromkeys(["Chunk", "ChunkKind", "Chunker", "SyntaxErrorInfo"], "eagerexec.chunker"),
@@ -109,6 +110,7 @@ __all__ = [
     "Event",
     "ExecError",
     "ExecRequest",
+    "ForkServer",
     "GenerationStopped",
     "IterableSource",
     "Metrics",
