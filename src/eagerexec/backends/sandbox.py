@@ -242,10 +242,12 @@ class SandboxBackend(WorkerBackend):
         **options: ``SandboxOptions``: the resource limits (``LimitOptions``: memory, cpu,
             processes, file_size; applied by the worker as rlimits, RLIMIT_NPROC binding
             because the worker drops to ``uid`` when started as root), ``ro_paths``, ``env``,
-            ``uid``, and the worker options (``WorkerOptions``).
+            ``uid``, ``fork_server`` (a ``SandboxForkServer``: fork the session from its
+            template, see the module docstring), and the worker options (``WorkerOptions``).
 
     Raises:
-        UnknownOptionError, UsageError: an unknown option, a bad value.
+        UnknownOptionError, UsageError: an unknown option, a bad value, a fork server whose
+            template cannot serve these options (another python, network or ro_paths; a workdir).
         BackendUnavailableError: bubblewrap or the interpreter cannot be used here.
     """
 
