@@ -125,7 +125,11 @@ async def forked_pair(pool: SessionPool) -> tuple[SandboxBackend, SandboxBackend
 
 
 def test_sessions_are_forked_from_one_template_and_keep_their_state() -> None:
-    probe = "import os, sys\nprint('decimal' in sys.modules, os.getuid(), os.environ['HOME'], os.getpid())\n"
+    probe = (
+        "import os, sys\nprint('decimal' in sys.modules, os.getuid(), os.environ['HOME'], os.getpid())\n"
+        "caps = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines() if l.startswith('Cap'))\n"
+        "print(sorted(set(int(v, 16) for v in caps.values())))\n"
+    )
 
     async def main() -> tuple[list[str], list[int], int, int]:
         async with SessionPool("sandbox", size=2, preload=("decimal",)) as pool:
@@ -148,7 +152,8 @@ def test_sessions_are_forked_from_one_template_and_keep_their_state() -> None:
 
     seen, parents, template, _ = run(main())
     uid = NOBODY if os.getuid() == 0 else os.getuid()
-    assert seen == [f"True {uid} /tmp 2\na\n", f"True {uid} /tmp 2\nb\n"]
+    # no capability left in any set, the bounding set included
+    assert seen == [f"True {uid} /tmp 2\n[0]\na\n", f"True {uid} /tmp 2\n[0]\nb\n"]
     assert parents == [template, template] and template != os.getpid()
 
 
@@ -159,6 +164,11 @@ PROGRAMS = {
     "traceback": "def f(n):\n    return 1 / n\n\nprint('before')\nf(0)\n",
     "sigkill": "import os, signal\nprint('going', flush=True)\nos.kill(os.getpid(), signal.SIGKILL)\n",
     "abort": "import os\nos.abort()\n",
+    "limits": (
+        "import resource\nfor n in ('AS', 'CPU', 'NPROC', 'FSIZE'):\n"
+        "    print(n, resource.getrlimit(getattr(resource, 'RLIMIT_' + n)))\n"
+        "with open('big', 'wb') as f:\n    f.write(b'x' * 4096)\n"
+    ),
     "world": (
         "import os, socket, sys\nprint(socket.gethostname(), os.getcwd() == sys.path[0], sorted(os.listdir('/tmp')) != [])\n"
         "print(os.environ['PATH'], os.environ['USER'], os.environ['MPLBACKEND'], os.environ['LANG'])\n"
@@ -166,14 +176,17 @@ PROGRAMS = {
 }
 
 
+LIMITS = {"memory": 2 * 1024**3, "cpu": 300, "processes": 128, "file_size": 1024}
+
+
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_a_forked_session_runs_a_program_as_a_cold_sandbox_session(name: str) -> None:
     code = PROGRAMS[name]
 
     async def main() -> tuple[list[Any], list[Any]]:
-        async with SandboxBackend(preload=("decimal",)) as cold:
+        async with SandboxBackend(preload=("decimal",), **LIMITS) as cold:  # type: ignore[arg-type]
             expected = [summary(await cold.execute(ExecRequest(code=c))) for c in (code, "print('next')\n")]
-        async with SessionPool("sandbox", size=1, preload=("decimal",)) as pool:
+        async with SessionPool("sandbox", size=1, preload=("decimal",), **LIMITS) as pool:
             forked = await pool.acquire()
             try:
                 assert isinstance(forked, SandboxBackend) and forked._forked
@@ -186,6 +199,9 @@ def test_a_forked_session_runs_a_program_as_a_cold_sandbox_session(name: str) ->
     assert got == expected
     if name == "sigkill":
         assert got[0]["exit"] == -9 and got[0]["error"][0] == "SessionDied" and not got[0]["survived"]
+    if name == "limits":  # the worker applied the pool's limits after the fork and the isolation
+        assert "AS (2147483648, 2147483648)\nCPU (300, 300)\nNPROC (128, 128)" in got[0]["stdout"]
+        assert got[0]["error"][0] == "OSError" and "File too large" in got[0]["error"][1]
 
 
 def test_sessions_cannot_see_each_others_files_or_processes() -> None:
