@@ -7,10 +7,11 @@ cancels the refills, awaits them, and closes every session still in the queue.
 
 Forking (``fork``): with ``preload``, a backend class that can fork its sessions gives the pool
 one ``ForkServer`` (the extension point: a classmethod ``fork_server_for(options) -> ForkServer |
-None`` given the pool's options, preload included; ``LocalBackend`` has it, another backend adds
-it and takes a ``fork_server`` option), started before the first session and passed to every
-session as the ``fork_server`` option; ``aclose()`` closes it after the ready sessions (its template ends once the
-sessions handed out have ended too).
+None`` given the pool's options, preload included; ``LocalBackend`` and ``SandboxBackend`` have
+it, and take a ``fork_server`` option), started before the first session and passed to every
+session as the ``fork_server`` option; ``aclose()`` closes it after the ready sessions (its
+template ends once the sessions handed out have ended too). A pool whose start fails is closed
+before the error propagates (no template or directory outlives it).
 """
 
 from __future__ import annotations
@@ -37,10 +38,11 @@ class SessionPool:
         preload: modules imported in each session at start (e.g. ``("numpy", "pandas")``).
         fork: fork every session from one template that imported ``preload`` once (a
             ``ForkServer``) instead of starting each interpreter. Default (None): on whenever
-            ``preload`` is given and the backend can fork (local, on Linux): the preloads' memory
-            is then shared by every session (numpy, pandas and matplotlib: ~6 MiB PSS per idle
-            session instead of ~55 MiB, 20 sessions) and a session starts without importing
-            anything, while each session still behaves as a cold one (its own process, state, exit status; the differences are in
+            ``preload`` is given and the backend can fork (local and sandbox, on Linux): the
+            preloads' memory is then shared by every session (numpy, pandas and matplotlib: ~6 MiB
+            PSS per idle session instead of ~55 MiB, 20 sessions) and a session starts without
+            importing anything, while each session still behaves as a cold one (its own process,
+            state, exit status; in the sandbox its own namespaces; the differences are in
             ``_worker_template.py``'s docstring: a shared hash seed, the template's start-up
             environment). True with a backend that cannot fork, or without ``preload``:
             ``UsageError``. False: cold sessions.
@@ -86,7 +88,11 @@ class SessionPool:
         return self._fork_server
 
     async def __aenter__(self) -> Self:
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            await self.aclose()
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -78,14 +78,19 @@ class SessionManager:
             self._ray_actor = connect_ray(self.config.ray_address)  # blocks the start-up, once
             return
         if self.config.pool_size > 0 and self._pool is None:
-            self._pool = SessionPool(
+            pool = SessionPool(
                 self.config.backend,
                 size=self.config.pool_size,
                 preload=self.preload,
                 fork=self.config.fork if self.preload else None,
                 **self.config.session_options(),
             )
-            await self._pool.start()
+            try:
+                await pool.start()
+            except BaseException:
+                await pool.aclose()  # no template, session or directory outlives a failed start
+                raise
+            self._pool = pool
 
     async def aclose(self) -> None:
         """Close the warm pool's idle sessions (sessions in use close with their connection)."""
