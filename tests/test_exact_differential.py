@@ -28,7 +28,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import signal
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -273,6 +275,23 @@ def _params() -> list[object]:
                         m.append(pytest.mark.xfail(strict=True, reason=f"issue 13: {reason}"))
                     out.append(pytest.param(program, backend, mode, rate, marks=m, id=f"{program}-{backend}-{mode}-{rate}"))
     return out
+
+
+@pytest.fixture(autouse=True)
+def _interrupt_as_in_a_terminal() -> Iterator[None]:
+    """Run ``python prog.py`` and every backend as from a terminal, where SIGINT is not ignored.
+    A suite started in the background (``nohup ... &``, some CI runners) ignores it, and every
+    process started from it inherits that, Python then installing no ``default_int_handler``,
+    except a Jupyter kernel, which installs its own: the reference would differ from the kernel
+    for a reason outside both."""
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @pytest.mark.parametrize(("program", "backend", "mode", "rate"), _params())
