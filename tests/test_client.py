@@ -112,17 +112,31 @@ def test_execute(server: str) -> None:
 class FakeOpenAIStream:
     """What ``client.chat.completions.create(stream=True)`` returns, enough for openai_deltas."""
 
-    def __init__(self, answer: str, size: int = 3) -> None:
+    def __init__(self, answer: str, size: int = 3, *, hold_after: str | None = None) -> None:
         self.pieces = [answer[i : i + size] for i in range(0, len(answer), size)]
         self.closed = False
+        # Once the text sent so far contains ``hold_after``, the model "keeps thinking": the next
+        # piece waits (up to 10 s) for the consumer to close the stream, as a client must do
+        # the moment the error arrives, not when the model's next token comes.
+        self.hold_after = hold_after
+        self.closed_while_thinking = False
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self._chunks()
 
     async def _chunks(self) -> AsyncIterator[Any]:
         yield SimpleNamespace(choices=[])  # usage-only chunks have no choices
+        sent = ""
         for piece in self.pieces:
             await asyncio.sleep(0)
+            if self.hold_after is not None and self.hold_after in sent:
+                try:
+                    await asyncio.sleep(10)
+                except asyncio.CancelledError:  # the consumer stopped the stream while it waited
+                    self.closed_while_thinking = True
+                    raise
+                self.hold_after = None
+            sent += piece
             yield SimpleNamespace(choices=[SimpleNamespace(delta=SimpleNamespace(content=piece))])
 
     async def close(self) -> None:
@@ -144,7 +158,7 @@ def test_openai_deltas_extracts_fenced_code_while_it_streams(server: str) -> Non
 
 def test_openai_stream_is_closed_on_the_first_error(server: str) -> None:
     answer = "```python\nprint('a')\nint('x')\n" + "print('b')\n" * 300 + "```\n"
-    stream = FakeOpenAIStream(answer, size=2)
+    stream = FakeOpenAIStream(answer, size=2, hold_after="int('x')\n")
 
     async def go() -> dict[str, Any]:
         async with EagerClient(server, TOKEN) as c:
@@ -153,6 +167,7 @@ def test_openai_stream_is_closed_on_the_first_error(server: str) -> None:
     result = asyncio.run(go())
     assert result["error"]["type"] == "ValueError" and result["stopped_early"] is True
     assert stream.closed and "b" not in result["stdout"]
+    assert stream.closed_while_thinking  # at the error, not at the model's next token
 
 
 def test_openai_deltas_unfenced() -> None:

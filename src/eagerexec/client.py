@@ -150,9 +150,7 @@ class EagerClient:
             elif isinstance(deltas, AsyncIterable):
                 iterator = aiter(deltas)
                 try:
-                    async for text in iterator:
-                        if stop.is_set():
-                            break
+                    while (text := await _next_unless(iterator, stop)) is not None:
                         await ws.send(json.dumps({"type": "delta", "text": text}))
                 finally:
                     aclose = getattr(iterator, "aclose", None)
@@ -175,6 +173,31 @@ class EagerClient:
             if msg.get("type") == "result":
                 result = msg["result"]
         return result
+
+
+async def _next_unless(iterator: AsyncIterator[str], stop: asyncio.Event) -> str | None:
+    """The iterator's next delta, or None when it ends or ``stop`` is set first: a model that is
+    still thinking when the error arrives is stopped then (its pending ``__anext__`` is
+    cancelled, which closes an async generator such as ``openai_deltas`` and its stream), not
+    when its next token comes."""
+    if stop.is_set():
+        return None
+    step: asyncio.Future[str] = asyncio.ensure_future(anext(iterator))
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait((step, stopped), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not step.done():
+            step.cancel()
+            with contextlib.suppress(BaseException):
+                await step
+    if step.cancelled():
+        return None
+    try:
+        return step.result()
+    except StopAsyncIteration:
+        return None
 
 
 async def execute(url: str, code: str, token: str | None = None, *, timeout: float = 300.0) -> Message:
