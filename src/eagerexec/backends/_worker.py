@@ -282,9 +282,10 @@ class Worker(_io.Channels, _ex.Execution):
         os.environ["MPLBACKEND"] = "Agg"
         _io._watch_figures()
         _nb.watch_show(self)
-        _io._apply_limits(opts["rlimit"], opts["user"])
+        _apply_limits(opts["rlimit"], opts["user"])
         os.chdir(self.workdir)
-        self.program_file = open(self.program, "w", encoding="utf-8")
+        self.program_fd = os.open(self.program, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        self.program_size = 0  # bytes in the program's file (see _record_program)
         module = types.ModuleType("__main__")
         module.__file__ = self.program
         module.__builtins__ = __builtins__
@@ -382,9 +383,61 @@ class Worker(_io.Channels, _ex.Execution):
                 continue
 
 
+_RLIMITS = {
+    "as": "RLIMIT_AS",
+    "cpu": "RLIMIT_CPU",
+    "nproc": "RLIMIT_NPROC",
+    "fsize": "RLIMIT_FSIZE",
+    "nofile": "RLIMIT_NOFILE",
+}
+
+
+def _open_channels(argv):
+    if argv and argv[0] == "--fds":
+        rfd, wfd, cfd = int(argv[1]), int(argv[2]), int(argv[3])
+    elif argv and argv[0] == "--fifo":
+        rfd = os.open(argv[1], os.O_RDONLY)
+        wfd = os.open(argv[2], os.O_WRONLY)
+        cfd = os.open(argv[3], os.O_RDONLY)
+    else:
+        raise SystemExit("usage: _worker.py (--fds R W C | --fifo IN OUT CTL) --workdir DIR ...")
+    for fd in (rfd, wfd, cfd):
+        os.set_inheritable(fd, False)
+    return rfd, wfd, cfd, argv[4:]
+
+
+def _parse_options(rest):
+    opts = {"workdir": None, "private": "", "max_output": None, "preload": "", "rlimit": "", "user": "", "spin_us": "0"}
+    i = 0
+    while i < len(rest):
+        key = rest[i][2:].replace("-", "_")
+        if key not in opts or i + 1 >= len(rest):
+            raise SystemExit("_worker.py: bad option %r" % rest[i])
+        opts[key] = rest[i + 1]
+        i += 2
+    if not opts["workdir"]:
+        raise SystemExit("_worker.py: --workdir is required")
+    return opts
+
+
+def _apply_limits(spec, user):
+    if spec:
+        import resource
+
+        for item in spec.split(","):
+            name, _, value = item.partition("=")
+            limit = int(value)
+            resource.setrlimit(getattr(resource, _RLIMITS[name]), (limit, limit))
+    if user and os.getuid() == 0:
+        uid, _, gid = user.partition(":")
+        os.setgroups([])
+        os.setgid(int(gid or uid))
+        os.setuid(int(uid))
+
+
 def main(argv):
-    rfd, wfd, cfd, rest = _io._open_channels(argv)
-    opts = _io._parse_options(rest)
+    rfd, wfd, cfd, rest = _open_channels(argv)
+    opts = _parse_options(rest)
     worker = Worker(rfd, wfd, cfd, opts)
     status = 0
     try:

@@ -45,6 +45,14 @@ _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 _FILES = set(os.path.join(os.path.dirname(__file__), name + ".py") for name in ("_worker_io", "_worker_display", "_worker_exec"))
 
 
+def _write_at(fd, data, offset):
+    """Write all of ``data`` at ``offset`` of file ``fd``; returns its length."""
+    done = 0
+    while done < len(data):
+        done += os.pwrite(fd, data[done:], offset + done)
+    return done
+
+
 def _split_lines(text):
     return _LINE.findall(text)
 
@@ -140,6 +148,8 @@ class Execution:
 
     # -- the program's text ---------------------------------------------------------------
     def _record_program(self, source, first_line):
+        """Keep the program's text: lines for tracebacks (linecache), the file for the program
+        (``__file__``). Written with ``pwrite`` at offsets kept here: one system call a call."""
         have = len(self.lines)
         new = _split_lines(source)
         if new and not new[-1].endswith(("\n", "\r")):
@@ -148,21 +158,17 @@ class Execution:
             self.beginning, self.doc_seen = True, False  # the host starts the program again
         if first_line - 1 == have:
             self.lines.extend(new)
-            self.program_file.write("".join(new))
+            self.program_size += _write_at(self.program_fd, "".join(new).encode("utf-8"), self.program_size)
         else:
             del self.lines[first_line - 1 :]
             self.lines.extend(["\n"] * (first_line - 1 - len(self.lines)))
             self.lines.extend(new)
             # Rewritten in place, cut only when it got shorter (a truncate costs more than the
             # rest of a trivial call; the host starts every run's program again at line 1).
-            out = self.program_file
-            out.seek(0)
-            out.write("".join(self.lines))
-            out.flush()
-            end = out.buffer.tell()
-            if os.fstat(out.fileno()).st_size > end:
-                out.buffer.truncate(end)
-        self.program_file.flush()
+            size = _write_at(self.program_fd, "".join(self.lines).encode("utf-8"), 0)
+            if self.program_size > size:
+                os.ftruncate(self.program_fd, size)
+            self.program_size = size
         linecache.cache[self.program] = (0, None, self.lines, self.program)
 
     def _parts(self, source, first_line, cuts):

@@ -34,18 +34,39 @@ _FLUSH_EVERY = 0.05
 # put them there, or a third process holds the other), a spinning side would keep the CPU for its
 # whole time slice while the other cannot answer; yielding hands it over at once.
 _yield = getattr(os, "sched_yield", lambda: None)
+_PLAIN_KEYS = {"i", "s", "e", "err", "x", "f", "t"}
+
+
+def _plain_reply(r):
+    """The ``R`` frame body of a call that ended normally (no error, status or figure), by
+    formatting: the reply of nearly every call, and json's encoder costs ~2 us more. None when
+    the reply says more."""
+    if r.keys() != _PLAIN_KEYS or r["err"] is not None or r["x"] is not None or r["f"] or r["t"] is not False:
+        return None
+    i, s, e = r["i"], r["s"], r["e"]
+    if type(i) is not int or type(s) is not float or type(e) is not float:
+        return None
+    return b'R{"i":%d,"s":%r,"e":%r,"err":null,"x":null,"f":[],"t":false}' % (i, s, e)
+
+
+_POLLS = {}  # fd -> its readiness poll (see _poller)
+
+
+def _poller(fd):
+    """A ``poll(timeout_ms)`` that says whether ``fd`` is readable (one per descriptor)."""
+    ready = _POLLS.get(fd)
+    if ready is None:
+        if hasattr(select, "poll"):
+            poll = select.poll()
+            poll.register(fd, select.POLLIN)
+            ready = _POLLS[fd] = poll.poll
+        else:
+            ready = _POLLS[fd] = lambda ms: select.select([fd], [], [], ms / 1000.0)[0]
+    return ready
 
 # Idle-time garbage collection (see Worker._idle).
 _IDLE_GC_AFTER = 3  # young-generation collections since the last full one
 _IDLE_GRACE = 0.002
-
-_RLIMITS = {
-    "as": "RLIMIT_AS",
-    "cpu": "RLIMIT_CPU",
-    "nproc": "RLIMIT_NPROC",
-    "fsize": "RLIMIT_FSIZE",
-    "nofile": "RLIMIT_NOFILE",
-}
 
 _real_exit = os._exit
 _WORKER = []  # the one Worker, once built (read by the os._exit wrapper)
@@ -90,49 +111,6 @@ def _wait():
     if worker is not None:
         worker._reaped(result[0])
     return result
-
-
-def _open_channels(argv):
-    if argv and argv[0] == "--fds":
-        rfd, wfd, cfd = int(argv[1]), int(argv[2]), int(argv[3])
-    elif argv and argv[0] == "--fifo":
-        rfd = os.open(argv[1], os.O_RDONLY)
-        wfd = os.open(argv[2], os.O_WRONLY)
-        cfd = os.open(argv[3], os.O_RDONLY)
-    else:
-        raise SystemExit("usage: _worker.py (--fds R W C | --fifo IN OUT CTL) --workdir DIR ...")
-    for fd in (rfd, wfd, cfd):
-        os.set_inheritable(fd, False)
-    return rfd, wfd, cfd, argv[4:]
-
-
-def _parse_options(rest):
-    opts = {"workdir": None, "private": "", "max_output": None, "preload": "", "rlimit": "", "user": "", "spin_us": "0"}
-    i = 0
-    while i < len(rest):
-        key = rest[i][2:].replace("-", "_")
-        if key not in opts or i + 1 >= len(rest):
-            raise SystemExit("_worker.py: bad option %r" % rest[i])
-        opts[key] = rest[i + 1]
-        i += 2
-    if not opts["workdir"]:
-        raise SystemExit("_worker.py: --workdir is required")
-    return opts
-
-
-def _apply_limits(spec, user):
-    if spec:
-        import resource
-
-        for item in spec.split(","):
-            name, _, value = item.partition("=")
-            limit = int(value)
-            resource.setrlimit(getattr(resource, _RLIMITS[name]), (limit, limit))
-    if user and os.getuid() == 0:
-        uid, _, gid = user.partition(":")
-        os.setgroups([])
-        os.setgid(int(gid or uid))
-        os.setuid(int(uid))
 
 
 def _type_name(exc):
@@ -468,7 +446,9 @@ class Channels:
     def send(self, kind, payload):
         if os.getpid() != self.pid:  # a forked child never talks to the host
             return
-        body = kind + _encode(payload).encode("utf-8", "backslashreplace")
+        body = _plain_reply(payload) if kind == b"R" else None
+        if body is None:
+            body = kind + _encode(payload).encode("utf-8", "backslashreplace")
         data = _HEADER.pack(len(body)) + body
         while data:
             n = os.write(self.wfd, data)
@@ -519,15 +499,18 @@ class Channels:
             # waits in one blocking read (IN is blocking without a spin), as it did before
             # output needed flushing between calls.
             return os.read(rfd, 1 << 16)
-        if self.spin:
+        if self.spin:  # each turn a poll(0): a read failing with EAGAIN raises, twice the cost
             deadline = time.perf_counter() + self.spin
+            ready = _poller(rfd)
             while True:
-                try:
-                    return os.read(rfd, 1 << 16)
-                except BlockingIOError:
-                    if time.perf_counter() >= deadline:
-                        break
-                    _yield()  # the host may be on this CPU: let it run (see _yield)
+                if ready(0):
+                    try:
+                        return os.read(rfd, 1 << 16)
+                    except BlockingIOError:
+                        pass
+                if time.perf_counter() >= deadline:
+                    break
+                _yield()  # the host may be on this CPU: let it run (see _yield)
         while True:
             if select.select([rfd], [], [], _FLUSH_EVERY)[0]:
                 try:

@@ -67,14 +67,8 @@ __all__ = ["CANCEL_GRACE", "FLUSH_EVERY", "WORKER_FILES", "WORKER_PATH", "Worker
 WORKER_PATH = Path(__file__).with_name("_worker.py")
 """The worker's entry script; stdlib-only, runs under Python 3.7 to 3.13 (refuses older ones)."""
 
-WORKER_FILES = (
-    WORKER_PATH,
-    WORKER_PATH.with_name("_worker_io.py"),
-    WORKER_PATH.with_name("_worker_display.py"),
-    WORKER_PATH.with_name("_worker_exec.py"),
-    WORKER_PATH.with_name("_worker_template.py"),
-    WORKER_PATH.with_name("_worker_isolate.py"),
-)
+_SIBLINGS = ("_worker_io.py", "_worker_display.py", "_worker_exec.py", "_worker_template.py", "_worker_isolate.py")
+WORKER_FILES = (WORKER_PATH, *(WORKER_PATH.with_name(name) for name in _SIBLINGS))
 """Every file of the worker (the entry first): they ship together, in one directory, under these
 names (the entry loads the others from its own directory)."""
 
@@ -132,7 +126,8 @@ class WorkerBackend(Backend):
         self._timer: asyncio.TimerHandle | None = None  # the running statement's timeout
         self._part_timeout = 0.0  # seconds each statement (part) of the running call may take
         self._part_since = 0.0  # loop time the running call's current part started
-        self._poller: select.poll | None = None
+        self._poller: select.poll | None = None  # the worker's stdout and stderr (``_drain_output``)
+        self._replies: select.poll | None = None  # its reply channel (``_spin_for_reply``)
         self._out = StreamOutput("stdout", self.max_output, self.emit)
         self._err = StreamOutput("stderr", self.max_output, self.emit)
 
@@ -265,6 +260,8 @@ class WorkerBackend(Backend):
         self._poller = select.poll()
         for fd in (proc.stdout, proc.stderr):
             self._poller.register(fd, select.POLLIN)
+        self._replies = select.poll()
+        self._replies.register(proc.from_worker, select.POLLIN)
         self._watch = ExitWatch(loop, proc.process, self._on_exit)
         hello = loop.create_future()
         self._pending = hello
@@ -334,7 +331,7 @@ class WorkerBackend(Backend):
             self._watch.stop()
             self._watch = None
         proc.close()
-        self._poller = None
+        self._poller = self._replies = None
         self._proc = None
         self._dead = True
         if self._pending is not None and not self._pending.done():
@@ -519,7 +516,7 @@ class WorkerBackend(Backend):
                 self.emit(OutputEvent(kind="figure", data=path, time=reply["e"]))
         return outcome_of(
             reply,
-            program=self.program_path or "",
+            program=(self.program_path or "") if reply.get("err") is not None else "",
             stdout=stdout,
             stderr=stderr,
             truncated=self._out.truncated or self._err.truncated,
@@ -557,10 +554,17 @@ class WorkerBackend(Backend):
                 self._fresh_next = self._lost_unreported = True
 
     def _spin_for_reply(self, pending: asyncio.Future[dict[str, Any] | None]) -> None:
-        """Poll for the reply without yielding to the loop for up to ``self.spin`` seconds."""
+        """Poll for the reply without yielding to the loop for up to ``self.spin`` seconds (each
+        turn a ``poll(0)``: a read failing with EAGAIN raises, which costs twice as much)."""
+        replies = self._replies
+        if replies is None:
+            return
         deadline = time.perf_counter() + self.spin
-        while not pending.done():
-            self._on_reply()
+        while True:
+            if replies.poll(0):
+                self._on_reply()
+                if pending.done():
+                    return
             if time.perf_counter() >= deadline:
                 return
             _yield()  # the worker may be on this CPU: let it run

@@ -81,9 +81,11 @@ class WorkerProcess:
         """Write ``data`` on the request channel (nothing when the worker is gone: its exit
         watch reports that)."""
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self.to_worker, view) :]
+            sent = os.write(self.to_worker, data)
+            if sent < len(data):  # a request larger than the pipe's buffer
+                view = memoryview(data)[sent:]
+                while view:
+                    view = view[os.write(self.to_worker, view) :]
         except OSError:
             pass
 
