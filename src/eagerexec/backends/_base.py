@@ -53,6 +53,7 @@ BACKENDS: dict[str, str] = {
 }
 
 _REQUEST_FIELDS = tuple(sorted(set(ExecRequest.__dataclass_fields__) - {"code"}))
+_REQUEST_FIELD_SET = frozenset(_REQUEST_FIELDS)
 
 
 class Backend(abc.ABC):
@@ -134,7 +135,7 @@ class Backend(abc.ABC):
         Raises:
             UnknownOptionError: a field ``ExecRequest`` does not have.
         """
-        if request_fields:
+        if request_fields and not _REQUEST_FIELD_SET.issuperset(request_fields):
             check_options(f"{self.name}.run", request_fields, _REQUEST_FIELDS)
         return await self.execute(ExecRequest(code=code, **request_fields))
 

@@ -180,12 +180,12 @@ def outcome_of(
     state_lost: bool = False,
 ) -> Outcome:
     """An ``R`` reply and the call's collected output as the call's ``Outcome``."""
-    err = reply.get("err")
+    err, figures, parts = reply.get("err"), reply.get("f"), reply.get("p")
     return Outcome(
         error=error_of(err, program) if err is not None else None,
         stdout=stdout,
         stderr=stderr,
-        figures=tuple(reply.get("f") or ()),
+        figures=tuple(figures) if figures else (),
         started_at=reply["s"],
         ended_at=reply["e"],
         exit_code=reply.get("x"),
@@ -193,5 +193,5 @@ def outcome_of(
         state_lost=state_lost,
         fresh_session=fresh,
         truncated=truncated,
-        part_times=tuple((float(a), float(b)) for a, b in reply.get("p") or ()),
+        part_times=tuple((float(a), float(b)) for a, b in parts) if parts else (),
     )
