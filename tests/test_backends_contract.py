@@ -8,6 +8,7 @@ session.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import random
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from eagerexec._exceptions import (
     BackendUnavailableError,
@@ -440,6 +443,34 @@ def test_requests_map_every_field() -> None:
     assert FLUSH_MESSAGE == interrupt_message(0)  # id 0: flush the program's output now
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    code=st.text(st.characters(), max_size=40),
+    line=st.integers(1, 2**40),
+    cuts=st.lists(st.integers(1, 2**31), max_size=3).map(tuple),
+    flags=st.tuples(*(st.booleans() for _ in range(5))),
+)
+def test_formatted_requests_are_the_json_of_their_fields(
+    code: str, line: int, cuts: tuple[int, ...], flags: tuple[bool, ...]
+) -> None:
+    """The request frame is formatted by hand: it must decode to exactly what ``json.dumps``
+    of the fields gives, for any text (quotes, controls, lone surrogates, astral characters)."""
+    figures, more, end, show, notebook = flags
+    request = ExecRequest(
+        code=code, first_line=line, split_at=cuts, figures=figures, more=more, end=end, show_traceback=show,
+        notebook=notebook,
+    )
+    frame = encode_request(9, request, part_marks=True)
+    assert frame[4:].isascii()
+    expected: dict[str, Any] = {"i": 9, "src": code, "line": line}
+    expected.update({"fig": False} if not figures else {})
+    expected.update({"cuts": list(cuts), "tp": 1} if cuts else {})
+    for key, on in (("idle", more), ("end", end), ("show", show), ("nb", notebook)):
+        expected.update({key: 1} if on else {})
+    assert split_frames(bytearray(frame)) == [(b"E", expected)]
+    assert json.loads(frame[5:].decode("ascii")) == json.loads(json.dumps(expected))
+
+
 def test_errors_say_printed_and_internal() -> None:
     program = "/work/program.py"
     shown = error_of(
@@ -532,3 +563,29 @@ def test_cpu_count_without_affinity(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.spin == (0.0 if cpu_count() == 1 else settings.spin) >= 0
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
     assert cpu_count() == 1 and WorkerSettings.parse("local", {}).spin == 0.0
+
+
+def _worker_io_module() -> Any:
+    import importlib.util
+
+    from eagerexec.backends._workerclient import WORKER_PATH
+
+    spec = importlib.util.spec_from_file_location("_eagerexec_worker_io_test", WORKER_PATH.with_name("_worker_io.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@settings(max_examples=200, deadline=None)
+@given(call_id=st.integers(0, 2**32 - 1), start=st.floats(0, 1e9), took=st.floats(0, 1e4))
+def test_formatted_plain_replies_are_their_json(call_id: int, start: float, took: float) -> None:
+    """The worker formats the reply of a call that ended normally: the host must read exactly
+    the reply the JSON encoder would have sent; a reply that says more goes through the encoder."""
+    wio = _worker_io_module()
+    reply: dict[str, Any] = {"i": call_id, "s": start, "e": start + took, "err": None, "x": None, "f": [], "t": False}
+    body = wio._plain_reply(reply)
+    assert body is not None and body[:1] == b"R"
+    assert split_frames(bytearray(len(body).to_bytes(4, "big") + body)) == [(b"R", reply)]
+    for more in ({"x": 3}, {"f": ["a.png"]}, {"err": {"type": "E"}}, {"q": 1}, {"p": [[1.0, 2.0]]}, {"i": "7"}):
+        assert wio._plain_reply({**reply, **more}) is None
