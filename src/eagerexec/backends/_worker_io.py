@@ -64,6 +64,7 @@ def _poller(fd):
             ready = _POLLS[fd] = lambda ms: select.select([fd], [], [], ms / 1000.0)[0]
     return ready
 
+
 # Idle-time garbage collection (see Worker._idle).
 _IDLE_GC_AFTER = 3  # young-generation collections since the last full one
 _IDLE_GRACE = 0.002

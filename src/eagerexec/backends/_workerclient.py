@@ -560,9 +560,9 @@ class WorkerBackend(Backend):
         if replies is None:
             return
         deadline = time.perf_counter() + self.spin
-        while True:
+        while not pending.done():
             if replies.poll(0):
-                self._on_reply()
+                self._on_reply()  # a whole reply, part of one, or the end of the channel
                 if pending.done():
                     return
             if time.perf_counter() >= deadline:
